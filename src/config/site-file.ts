@@ -1,0 +1,137 @@
+import { basename, dirname, resolve } from 'node:path';
+import type { ConfigProblem } from '../errors.js';
+import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList, type IniValue } from './ini-file.js';
+
+/**
+ * Settings handed to a site: every section but `[site]`, by its whole name,
+ * as plain objects of strings (and lists, from `key[] =`).
+ * @public
+ */
+export type SiteSettings = Record<string, Record<string, IniValue>>;
+
+interface SiteFileBase {
+  readonly name: string;
+  /** The site file as found, relative to the config dir (`sites-enabled/blog.ini`). */
+  readonly file: string;
+  /** The site file's real path, after following a symlink. */
+  readonly realPath: string;
+  /** The domains and patterns as written (compiled by the routing table). */
+  readonly domains: readonly string[];
+  readonly settings: SiteSettings;
+}
+
+export interface ModuleSiteFile extends SiteFileBase {
+  readonly kind: 'module';
+  /** Absolute path of the module. */
+  readonly handler: string;
+}
+
+export interface RedirectSiteFile extends SiteFileBase {
+  readonly kind: 'redirect';
+  /** The target, without a trailing slash: the request path is appended. */
+  readonly location: string;
+  readonly status: number;
+}
+
+export type SiteFile = ModuleSiteFile | RedirectSiteFile;
+
+const SITE_KEYS = new Set(['name', 'domains', 'handler', 'proxy', 'redirect', 'redirect_status', 'proxy_timeout', 'proxy_host']);
+const KIND_KEYS = ['handler', 'proxy', 'redirect'] as const;
+const REDIRECT_STATUSES = new Set([301, 302, 307, 308]);
+const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Parses a redirect target: an http(s) origin with an optional path. */
+function parseRedirect(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '') {
+    return undefined;
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * Reads one site file's text into a site, reporting every problem with its
+ * file, section and key. Returns `undefined` when the site cannot be built.
+ */
+export function readSiteFile(
+  text: string,
+  file: string,
+  realPath: string,
+  problems: ConfigProblem[],
+): SiteFile | undefined {
+  const parsed = parseIni(text, file, problems);
+  reportTopLevelKeys(parsed, file, problems);
+  const section = parsed.sections.get('site');
+  if (section === undefined) {
+    problems.push({ file, section: 'site', message: 'the [site] section is missing' });
+    return undefined;
+  }
+  reportUnknownKeys(section, SITE_KEYS, file, problems);
+  const where = (key: string) => ({ file, section: 'site', key, line: section.lines.get(key)! });
+  const scalar = (key: string): string | undefined => {
+    const value = section.values[key];
+    if (value === undefined || typeof value === 'string') return value?.trim();
+    problems.push({ ...where(key), message: 'takes one value, not a list' });
+    return undefined;
+  };
+
+  const name = scalar('name') || basename(file).replace(/\.ini$/, '');
+  if (!SITE_NAME.test(name)) {
+    problems.push({
+      ...(section.values.name === undefined ? { file, section: 'site' } : where('name')),
+      message: `site name "${name}" may only have letters, digits, ".", "_" and "-"`,
+    });
+  }
+
+  const domainsValue = section.values.domains;
+  const domains = domainsValue === undefined ? [] : splitList(domainsValue);
+  if (domainsValue === undefined) problems.push({ file, section: 'site', key: 'domains', message: 'required key is missing' });
+
+  const kinds = KIND_KEYS.filter((key) => section.values[key] !== undefined);
+  if (kinds.length !== 1) {
+    problems.push({
+      file,
+      section: 'site',
+      ...(kinds.length > 1 ? { key: kinds[1] } : {}),
+      message: kinds.length === 0
+        ? 'needs one of handler, proxy or redirect'
+        : `has ${kinds.join(' and ')}; a site is exactly one kind`,
+    });
+  }
+  if (section.values.redirect_status !== undefined && !kinds.includes('redirect')) {
+    problems.push({ ...where('redirect_status'), message: 'only applies to a redirect site' });
+  }
+
+  const settings: SiteSettings = {};
+  for (const other of parsed.sections.values()) {
+    if (other !== section) settings[other.name] = { ...other.values };
+  }
+
+  const base = { name, file, realPath, domains, settings };
+  let site: SiteFile | undefined;
+  if (kinds.length === 1 && kinds[0] === 'handler') {
+    const handler = scalar('handler');
+    if (handler === '') problems.push({ ...where('handler'), message: 'is empty' });
+    else if (handler !== undefined) site = { ...base, kind: 'module', handler: resolve(dirname(realPath), handler) };
+  } else if (kinds.length === 1 && kinds[0] === 'redirect') {
+    const target = scalar('redirect');
+    const location = target === undefined ? undefined : parseRedirect(target);
+    if (target !== undefined && location === undefined) {
+      problems.push({ ...where('redirect'), message: `"${target}" is not an http(s) URL without query or fragment` });
+    }
+    const statusText = scalar('redirect_status') ?? '308';
+    const status = Number(statusText);
+    if (!REDIRECT_STATUSES.has(status) || !/^\d+$/.test(statusText)) {
+      problems.push({ ...where('redirect_status'), message: `"${statusText}" is not 301, 302, 307 or 308` });
+    }
+    if (location !== undefined) site = { ...base, kind: 'redirect', location, status };
+  } else if (kinds.length === 1 && kinds[0] === 'proxy') {
+    problems.push({ ...where('proxy'), message: 'proxy sites are not supported by this version of hostmux' });
+  }
+  return site;
+}

@@ -1,0 +1,45 @@
+import { statSync } from 'node:fs';
+import type { ConfigProblem } from '../errors.js';
+import { discoverSiteFiles } from './discover.js';
+import { readConfigFile } from './read-file.js';
+import { readServerSettings, type ServerSettings } from './server-conf.js';
+import { readSiteFile, type SiteFile } from './site-file.js';
+
+/** A configuration tree as read from disk, before routing is built. */
+export interface ConfigTree {
+  /** Absolute path of the config dir. */
+  readonly configDir: string;
+  readonly server: ServerSettings;
+  /** Sites in file order (byte order of their paths). */
+  readonly sites: readonly SiteFile[];
+}
+
+/**
+ * Reads hostmux.conf and every enabled site file, pushing each problem found
+ * onto `problems` rather than stopping at the first.
+ */
+export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTree {
+  try {
+    if (!statSync(configDir).isDirectory()) throw new Error('not a directory');
+  } catch (err) {
+    problems.push({ file: '.', message: `the configuration directory ${configDir} cannot be read: ${(err as Error).message}` });
+    return { configDir, server: readServerSettings(configDir, []), sites: [] };
+  }
+  const server = readServerSettings(configDir, problems);
+  const sites: SiteFile[] = [];
+  const names = new Map<string, string>();
+  for (const { file, realPath } of discoverSiteFiles(configDir, server.sites, problems)) {
+    const text = readConfigFile(realPath, file, problems);
+    if (text === undefined) continue;
+    const site = readSiteFile(text, file, realPath, problems);
+    if (site === undefined) continue;
+    const owner = names.get(site.name);
+    if (owner !== undefined) {
+      problems.push({ file, section: 'site', key: 'name', message: `site name "${site.name}" is already used by ${owner}` });
+      continue;
+    }
+    names.set(site.name, file);
+    sites.push(site);
+  }
+  return { configDir, server, sites };
+}

@@ -1,0 +1,19 @@
+/**
+ * hostmux: many web sites in one Node.js process, routed by host name.
+ * @packageDocumentation
+ */
+export {
+  createApplication,
+  type Application,
+  type ApplicationOptions,
+  type RouteMatch,
+  type SiteDescriptor,
+} from './application.js';
+export type { IniValue } from './config/ini-file.js';
+export type { SiteSettings } from './config/site-file.js';
+export { ConfigError, SiteLoadError, type ConfigProblem, type SiteLoadProblem } from './errors.js';
+export type { Logger, LogFn } from './logger.js';
+export type { AnyRequest } from './routing/request-host.js';
+export type { AnyResponse } from './respond.js';
+export { siteOf, type SiteInfo } from './site-of.js';
+export type { SiteContext } from './sites/module-site.js';

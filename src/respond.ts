@@ -1,0 +1,40 @@
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+
+/**
+ * A response as the application receives it: HTTP/1 or the HTTP/2 compatibility API.
+ * @public
+ */
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+const BODIES: Record<number, string> = {
+  400: 'Bad Request\n',
+  404: 'Not Found\n',
+  500: 'Internal Server Error\n',
+  503: 'Service Unavailable\n',
+};
+
+/** Ends a response abruptly: for failures after the head went out. */
+export function abortResponse(res: AnyResponse): void {
+  if ('stream' in res) res.stream.destroy();
+  else res.destroy();
+}
+
+/**
+ * The one place hostmux answers on its own: a fixed plain-text body per
+ * status, never anything from the request. After the head went out, the
+ * response can only be cut off.
+ */
+export function sendStatus(res: AnyResponse, status: number): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) abortResponse(res);
+    return;
+  }
+  const body = BODIES[status] ?? `${status}\n`;
+  res.statusCode = status;
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  // A bad request may have left unread bytes behind: do not reuse the connection.
+  if (status === 400 && !('stream' in res)) res.setHeader('connection', 'close');
+  res.end(body);
+}

@@ -1,0 +1,53 @@
+import type { ConfigProblem } from '../errors.js';
+import { compileDomain, type CompiledDomain } from './pattern.js';
+import { RoutingTable } from './table.js';
+
+/** One site's compiled domains, and what its routes store. */
+export interface SiteRoutes<T> {
+  readonly name: string;
+  readonly file: string;
+  readonly domains: readonly CompiledDomain[];
+  /** What a route stores: called once per exact domain, and once with `undefined` for all patterns. */
+  ownerFor(exactDomain: string | undefined): T;
+}
+
+/** Compiles one site's domains as written; each one that does not compile is a problem. */
+export function compileDomains(file: string, written: readonly string[], problems: ConfigProblem[]): CompiledDomain[] {
+  const compiled: CompiledDomain[] = [];
+  for (const domain of written) {
+    const result = compileDomain(domain);
+    if (typeof result === 'string') problems.push({ file, section: 'site', key: 'domains', message: result });
+    else compiled.push(result);
+  }
+  return compiled;
+}
+
+/**
+ * Puts every site's domains, in file order, into one sealed table. A domain
+ * or pattern claimed twice (after normalisation) is a problem.
+ */
+export function buildRoutingTable<T>(sites: readonly SiteRoutes<T>[], problems: ConfigProblem[]): RoutingTable<T> {
+  const table = new RoutingTable<T>();
+  const claimedBy = new Map<string, SiteRoutes<T>>();
+  for (const site of sites) {
+    let patternOwner: T | undefined;
+    for (const domain of site.domains) {
+      const other = claimedBy.get(domain.text);
+      if (other !== undefined) {
+        problems.push({
+          file: site.file,
+          section: 'site',
+          key: 'domains',
+          message: other === site
+            ? `"${domain.text}" is listed twice`
+            : `"${domain.text}" is already claimed by site ${other.name} (${other.file})`,
+        });
+        continue;
+      }
+      claimedBy.set(domain.text, site);
+      if (domain.kind === 'exact') table.addExact(domain.text, site.ownerFor(domain.text));
+      else table.addPattern(domain.pattern, (patternOwner ??= site.ownerFor(undefined)));
+    }
+  }
+  return table.seal();
+}

@@ -1,0 +1,224 @@
+import { domainToASCII } from 'node:url';
+import picomatch from 'picomatch';
+import { normalizeHost } from './hostname.js';
+
+/** Label kinds, in precedence order: a lower rank wins. */
+export const Rank = { Literal: 0, Partial: 1, Star: 2, Globstar: 3 } as const;
+export type Rank = (typeof Rank)[keyof typeof Rank];
+
+interface LabelMatcher {
+  readonly rank: Rank;
+  /** The label as written (a literal label's whole text). */
+  readonly text: string;
+  /** Partial labels: the compiled label, and which groups are `*` parts. */
+  readonly regex?: RegExp;
+  readonly starGroups?: readonly number[];
+}
+
+/** A compiled pattern: a literal suffix to index by, and labels to match left of it. */
+export interface Pattern {
+  readonly text: string;
+  /** The trailing literal labels joined with `.` (`''` when the last label is a glob). */
+  readonly suffix: string;
+  /** The labels left of the suffix, left to right. */
+  readonly labels: readonly LabelMatcher[];
+  /** The rank of every label, right to left, for precedence. */
+  readonly ranks: readonly Rank[];
+  /** Characters outside glob syntax, for precedence. */
+  readonly literalChars: number;
+}
+
+export type CompiledDomain =
+  | { readonly kind: 'exact'; readonly text: string }
+  | { readonly kind: 'pattern'; readonly text: string; readonly pattern: Pattern };
+
+const GLOB_CHARS = /[*?[\]{}()!|+@,^\\]/;
+const NON_ASCII = /[^\x00-\x7f]/;
+const PICOMATCH_OPTIONS = { capture: true, nonegate: true, dot: true } as const;
+
+/** Splits at dots that are not inside `[]`, `{}` or `()` (so `{1..3}` stays whole). */
+function splitLabels(text: string): string[] {
+  const labels: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\\') i++;
+    else if (c === '[' || c === '{' || c === '(') depth++;
+    else if ((c === ']' || c === '}' || c === ')') && depth > 0) depth--;
+    else if (c === '.' && depth === 0) {
+      labels.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  labels.push(text.slice(start));
+  return labels;
+}
+
+/**
+ * The capturing groups of a picomatch regex that come from `*`: picomatch
+ * also captures braces and extglobs, and wildcards hand over only stars.
+ */
+function starGroups(source: string): number[] {
+  const stars: number[] = [];
+  let group = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      for (i++; i < source.length && source[i] !== ']'; i++) if (source[i] === '\\') i++;
+    } else if (c === '(' && source[i + 1] !== '?') {
+      group++;
+      if (source.startsWith('([^/]*?)', i)) stars.push(group);
+    }
+  }
+  return stars;
+}
+
+/** Characters of a glob label outside its syntax: `api-*` has 4. */
+function literalCharacters(label: string): number {
+  let count = 0;
+  let depth = 0;
+  for (let i = 0; i < label.length; i++) {
+    const c = label[i]!;
+    if (c === '[' || c === '{' || c === '(') depth++;
+    else if (c === ']' || c === '}' || c === ')') depth = Math.max(0, depth - 1);
+    else if (depth === 0 && !GLOB_CHARS.test(c)) count++;
+  }
+  return count;
+}
+
+function compileLabel(label: string): LabelMatcher | string {
+  if (label === '*') return { rank: Rank.Star, text: label };
+  if (label === '**') return { rank: Rank.Globstar, text: label };
+  if (!GLOB_CHARS.test(label)) {
+    return normalizeHost(label) === label ? { rank: Rank.Literal, text: label } : `label "${label}" is not a valid host name label`;
+  }
+  if (/[\s:/]/.test(label)) return `label "${label}" has a character no host name can have`;
+  let regex: RegExp;
+  try {
+    regex = picomatch.makeRe(label, PICOMATCH_OPTIONS);
+  } catch (err) {
+    return `label "${label}" is not a valid glob: ${(err as Error).message}`;
+  }
+  return { rank: Rank.Partial, text: label, regex, starGroups: starGroups(regex.source) };
+}
+
+/** Unicode labels to punycode; a glob label must already be ASCII. */
+function toAscii(labels: string[]): string | undefined {
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]!;
+    if (!NON_ASCII.test(label)) continue;
+    if (GLOB_CHARS.test(label)) return `label "${label}" mixes Unicode and glob syntax; write it in punycode`;
+    const ascii = domainToASCII(label);
+    if (ascii === '') return `label "${label}" is not a valid internationalised label`;
+    labels[i] = ascii;
+  }
+  return undefined;
+}
+
+/**
+ * Compiles a configured domain once, at load: an exact host name (normalised
+ * as requests are, Unicode to punycode), an IPv6 literal in brackets, or a
+ * picomatch pattern matched label by label. Returns a sentence on error.
+ */
+export function compileDomain(written: string): CompiledDomain | string {
+  let text = written.trim();
+  if (text === '') return 'a domain is empty';
+  if (text.startsWith('[')) {
+    const host = normalizeHost(text);
+    if (host === undefined || host !== text.toLowerCase()) return `"${written}" is not a bracketed IPv6 address`;
+    return { kind: 'exact', text: host };
+  }
+  if (text.endsWith('.') && !text.endsWith('..')) text = text.slice(0, -1);
+  const labels = splitLabels(text);
+  if (labels.some((label) => label === '')) return `"${written}" has an empty label`;
+  const unicodeProblem = toAscii(labels);
+  if (unicodeProblem !== undefined) return unicodeProblem;
+  for (let i = 0; i < labels.length; i++) labels[i] = labels[i]!.toLowerCase();
+  text = labels.join('.');
+
+  if (!labels.some((label) => GLOB_CHARS.test(label))) {
+    const host = normalizeHost(text);
+    if (host !== text) return `"${written}" is not a valid host name`;
+    return { kind: 'exact', text };
+  }
+
+  const matchers: LabelMatcher[] = [];
+  for (const label of labels) {
+    const matcher = compileLabel(label);
+    if (typeof matcher === 'string') return matcher;
+    matchers.push(matcher);
+  }
+  let split = matchers.length;
+  while (split > 0 && matchers[split - 1]!.rank === Rank.Literal) split--;
+  const literalChars = labels.reduce(
+    (sum, label, i) => sum + (matchers[i]!.rank === Rank.Literal ? label.length : literalCharacters(label)),
+    labels.length - 1,
+  );
+  return {
+    kind: 'pattern',
+    text,
+    pattern: {
+      text,
+      suffix: labels.slice(split).join('.'),
+      labels: matchers.slice(0, split),
+      ranks: matchers.map((m) => m.rank).reverse(),
+      literalChars,
+    },
+  };
+}
+
+/**
+ * Precedence between two patterns (SPEC 2): right to left, the lower label
+ * rank wins; a pattern that runs out of labels first loses; then more literal
+ * characters win. Ties are left to file order by a stable sort.
+ */
+export function comparePatterns(a: Pattern, b: Pattern): number {
+  const common = Math.min(a.ranks.length, b.ranks.length);
+  for (let i = 0; i < common; i++) {
+    const diff = a.ranks[i]! - b.ranks[i]!;
+    if (diff !== 0) return diff;
+  }
+  if (a.ranks.length !== b.ranks.length) return b.ranks.length - a.ranks.length;
+  return b.literalChars - a.literalChars;
+}
+
+/**
+ * Matches the host labels left of the pattern's suffix. Pushes each `*`
+ * and `**` part onto `wildcards`, left to right; a `**` tries the fewest
+ * labels first.
+ */
+export function matchLabels(
+  labels: readonly LabelMatcher[],
+  li: number,
+  host: readonly string[],
+  hi: number,
+  wildcards: string[],
+): boolean {
+  if (li === labels.length) return hi === host.length;
+  const matcher = labels[li]!;
+  const mark = wildcards.length;
+  if (matcher.rank === Rank.Globstar) {
+    for (let end = hi; end <= host.length; end++) {
+      wildcards.push(host.slice(hi, end).join('.'));
+      if (matchLabels(labels, li + 1, host, end, wildcards)) return true;
+      wildcards.length = mark;
+    }
+    return false;
+  }
+  if (hi === host.length) return false;
+  const label = host[hi]!;
+  if (matcher.rank === Rank.Literal) {
+    if (label !== matcher.text) return false;
+  } else if (matcher.rank === Rank.Star) {
+    wildcards.push(label);
+  } else {
+    const found = matcher.regex!.exec(label);
+    if (found === null) return false;
+    for (const group of matcher.starGroups!) wildcards.push(found[group] ?? '');
+  }
+  if (matchLabels(labels, li + 1, host, hi + 1, wildcards)) return true;
+  wildcards.length = mark;
+  return false;
+}

@@ -1,0 +1,126 @@
+import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import { normalizeHost } from './hostname.js';
+
+/**
+ * A request as the application receives it: HTTP/1 or the HTTP/2 compatibility API.
+ * @public
+ */
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+
+/** `requestHost` result for a request the SPEC answers with 400. */
+export const INVALID_HOST = undefined;
+
+/**
+ * The one Host header of the request, `''` when there is none, `undefined`
+ * when there are several. `req.headers.host` keeps only the first of
+ * duplicates, so the raw list is read.
+ */
+function hostHeader(req: AnyRequest): string | undefined {
+  const raw = req.rawHeaders;
+  let found: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) {
+      if (found !== undefined) return undefined;
+      found = raw[i + 1]!;
+    }
+  }
+  return found ?? '';
+}
+
+/** The authority of an absolute-form target (`http://a.com:80/x`), or undefined. */
+export function absoluteAuthority(url: string): string | undefined {
+  const first = url.charCodeAt(0);
+  if (first === 47 /* / */ || first === 42 /* * */) return undefined;
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return undefined;
+  const start = scheme + 3;
+  let end = start;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 47 || c === 63 /* ? */ || c === 35 /* # */) break;
+    end++;
+  }
+  return url.slice(start, end);
+}
+
+/** The host of a `Forwarded` header's first element (RFC 7239), or undefined. */
+function forwardedHost(value: string): string | undefined {
+  const first = value.split(',', 1)[0]!;
+  for (const pair of first.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq !== -1 && pair.slice(0, eq).trim().toLowerCase() === 'host') {
+      const host = pair.slice(eq + 1).trim();
+      return host.startsWith('"') && host.endsWith('"') && host.length >= 2 ? host.slice(1, -1) : host;
+    }
+  }
+  return undefined;
+}
+
+/** The host a trusted proxy forwarded: first X-Forwarded-Host value, else Forwarded host=. */
+function trustedForwardedHost(req: AnyRequest): string | undefined {
+  const xfh = req.headers['x-forwarded-host'];
+  if (typeof xfh === 'string') return xfh.split(',', 1)[0]!.trim();
+  const forwarded = req.headers.forwarded;
+  return typeof forwarded === 'string' ? forwardedHost(forwarded) : undefined;
+}
+
+/**
+ * The normalised host a request is routed by (SPEC 2): the authority of an
+ * absolute-form target, else HTTP/2 `:authority`, else the Host header; with
+ * `trustProxy`, a forwarded host replaces them. Returns `''` when the request
+ * has no host at all (HTTP/1.0), `undefined` when it must be answered 400.
+ * The Host header is validated whatever supplies the host.
+ */
+export function requestHost(req: AnyRequest, trustProxy: boolean): string | undefined {
+  const header = hostHeader(req);
+  if (header === undefined) return INVALID_HOST;
+  let host = '';
+  if (header !== '') {
+    const normal = normalizeHost(header);
+    if (normal === undefined) return INVALID_HOST;
+    host = normal;
+  } else if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) {
+    return INVALID_HOST;
+  }
+  if (req.httpVersionMajor === 2) {
+    const authority = req.headers[':authority'];
+    if (typeof authority === 'string') {
+      const normal = normalizeHost(authority);
+      if (normal === undefined) return INVALID_HOST;
+      host = normal;
+    }
+  }
+  const url = req.url;
+  if (url !== undefined && url.length > 0) {
+    const authority = absoluteAuthority(url);
+    if (authority !== undefined) {
+      const normal = normalizeHost(authority);
+      if (normal === undefined) return INVALID_HOST;
+      host = normal;
+    }
+  }
+  if (trustProxy) {
+    const forwarded = trustedForwardedHost(req);
+    if (forwarded !== undefined) {
+      const normal = normalizeHost(forwarded);
+      if (normal === undefined) return INVALID_HOST;
+      host = normal;
+    }
+  }
+  return host;
+}
+
+/**
+ * The origin-form (`/path?query`) of a request target: an absolute-form
+ * target loses its scheme and authority, anything else not starting with
+ * `/` (`*`, an authority) becomes `/`.
+ */
+export function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  const authority = absoluteAuthority(url);
+  if (authority === undefined) return '/';
+  const rest = url.slice(url.indexOf('://') + 3 + authority.length);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}

@@ -1,0 +1,168 @@
+import { pathToFileURL } from 'node:url';
+import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
+import type { Logger } from '../logger.js';
+import type { AnyRequest } from '../routing/request-host.js';
+import { sendStatus, type AnyResponse } from '../respond.js';
+import { fetchListener, type FetchHandler } from './fetch-bridge.js';
+import type { Site } from './site.js';
+
+/**
+ * What a site module's `createHandler(site)` receives.
+ * @public
+ */
+export interface SiteContext {
+  /** The site's name. */
+  readonly name: string;
+  /** Its domains and patterns, normalised. */
+  readonly domains: readonly string[];
+  /** Every section of the site file other than `[site]`, as plain objects. */
+  readonly settings: SiteSettings;
+  /** The absolute path of the configuration directory. */
+  readonly configDir: string;
+  /** The site file, relative to `configDir` (`sites-enabled/blog.ini`). */
+  readonly file: string;
+  /** The site's logger. */
+  readonly logger: Logger;
+}
+
+type Listener = (req: AnyRequest, res: AnyResponse) => unknown;
+type Closable = { close(): unknown };
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    const keys = Object.keys(value);
+    return keys.length === 0 ? 'an object with no properties' : `an object with ${keys.join(', ')}`;
+  }
+  return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+}
+
+function hasMethod<K extends string>(value: unknown, key: K): value is Record<K, (...args: unknown[]) => unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null &&
+    typeof (value as Record<K, unknown>)[key] === 'function';
+}
+
+/** A request listener for what a module provided, or undefined when it is none of the shapes. */
+function toListener(target: unknown): Listener | undefined {
+  if (typeof target === 'function') return target as Listener;
+  if (hasMethod(target, 'fetch')) return fetchListener(target as unknown as FetchHandler);
+  return undefined;
+}
+
+/**
+ * A `handler =` site. The module is imported on the first request (or
+ * `ready()`); concurrent first requests share that one import. A module that
+ * fails makes this site answer 503; nothing it throws reaches another site.
+ */
+export class ModuleSite implements Site {
+  readonly kind = 'module';
+  readonly name: string;
+  readonly file: string;
+  readonly domains: readonly string[];
+  readonly #config: ModuleSiteFile;
+  readonly #configDir: string;
+  readonly #logger: Logger;
+  #listener: Listener | undefined;
+  #failure: string | undefined;
+  #loading: Promise<string | undefined> | undefined;
+  #closable: Closable | undefined;
+
+  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: Logger) {
+    this.name = config.name;
+    this.file = config.file;
+    this.domains = domains;
+    this.#config = config;
+    this.#configDir = configDir;
+    this.#logger = logger;
+  }
+
+  handle(req: AnyRequest, res: AnyResponse): void {
+    const listener = this.#listener;
+    if (listener !== undefined) {
+      this.#invoke(listener, req, res);
+    } else if (this.#failure !== undefined) {
+      sendStatus(res, 503);
+    } else {
+      void this.load().then(() => this.handle(req, res));
+    }
+  }
+
+  load(): Promise<string | undefined> {
+    return (this.#loading ??= this.#import());
+  }
+
+  async close(): Promise<void> {
+    await this.#loading;
+    const closable = this.#closable;
+    this.#listener = undefined;
+    this.#closable = undefined;
+    this.#failure ??= 'the site is closed';
+    if (closable === undefined) return;
+    try {
+      await closable.close();
+    } catch (err) {
+      this.#logger.error({ err }, `site ${this.name}: close() failed`);
+    }
+  }
+
+  #invoke(listener: Listener, req: AnyRequest, res: AnyResponse): void {
+    try {
+      const result = listener(req, res);
+      if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+        (result as Promise<unknown>).then(undefined, (err: unknown) => this.#failed(err, res));
+      }
+    } catch (err) {
+      this.#failed(err, res);
+    }
+  }
+
+  #failed(err: unknown, res: AnyResponse): void {
+    this.#logger.error({ err }, `site ${this.name}: the handler failed`);
+    sendStatus(res, 500);
+  }
+
+  async #import(): Promise<string | undefined> {
+    const { handler, file } = this.#config;
+    const failure = (message: string, err?: unknown): string => {
+      this.#failure = `${file}: ${message}`;
+      this.#logger.error(err === undefined ? {} : { err }, `site ${this.name} answers 503: ${this.#failure}`);
+      return this.#failure;
+    };
+    let namespace: Record<string, unknown>;
+    try {
+      namespace = (await import(pathToFileURL(handler).href)) as Record<string, unknown>;
+    } catch (err) {
+      return failure(`cannot import ${handler}: ${(err as Error)?.message ?? String(err)}`, err);
+    }
+    const fallback = namespace.default;
+    const createHandler = hasMethod(namespace, 'createHandler')
+      ? namespace.createHandler
+      : hasMethod(fallback, 'createHandler') ? fallback.createHandler : undefined;
+    let target: unknown = fallback;
+    if (createHandler !== undefined) {
+      const site: SiteContext = Object.freeze({
+        name: this.name,
+        domains: this.domains,
+        settings: this.#config.settings,
+        configDir: this.#configDir,
+        file,
+        logger: this.#logger,
+      });
+      try {
+        target = await createHandler(site);
+      } catch (err) {
+        return failure(`createHandler() in ${handler} failed: ${(err as Error)?.message ?? String(err)}`, err);
+      }
+    }
+    const listener = toListener(target);
+    if (listener === undefined) {
+      const found = createHandler !== undefined
+        ? `createHandler() returned ${describe(target)}`
+        : `its default export is ${describe(fallback)}; named exports: ${Object.keys(namespace).filter((k) => k !== 'default').join(', ') || 'none'}`;
+      return failure(`${handler} provides no request handler (a function, or an object with fetch()): ${found}`);
+    }
+    this.#closable = hasMethod(target, 'close') ? target : hasMethod(namespace, 'close') ? (namespace as Closable) : undefined;
+    this.#listener = listener;
+    return undefined;
+  }
+}

@@ -1,0 +1,37 @@
+import type { RedirectSiteFile } from '../config/site-file.js';
+import { originForm, type AnyRequest } from '../routing/request-host.js';
+import type { AnyResponse } from '../respond.js';
+import type { Site } from './site.js';
+
+/** A `redirect =` site: the configured target plus the request's path and query. */
+export class RedirectSite implements Site {
+  readonly kind = 'redirect';
+  readonly name: string;
+  readonly file: string;
+  readonly domains: readonly string[];
+  readonly #location: string;
+  readonly #status: number;
+
+  constructor(config: RedirectSiteFile, domains: readonly string[]) {
+    this.name = config.name;
+    this.file = config.file;
+    this.domains = domains;
+    this.#location = config.location;
+    this.#status = config.status;
+  }
+
+  handle(req: AnyRequest, res: AnyResponse): void {
+    res.statusCode = this.#status;
+    res.setHeader('location', this.#location + originForm(req.url ?? '/'));
+    res.setHeader('content-length', 0);
+    res.end();
+  }
+
+  load(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
