@@ -1,0 +1,118 @@
+// Shared test helpers: real servers on port 0, real clients, trees on disk.
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+export interface Running {
+  readonly port: number;
+  readonly server: http.Server;
+  close(): Promise<void>;
+}
+
+/** Starts `handler` on 127.0.0.1, port 0. Always `await running.close()`. */
+export async function listen(handler: http.RequestListener | http.Server): Promise<Running> {
+  const server = handler instanceof http.Server ? handler : http.createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    server,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** One request with node:http (fetch() would not let us set Host). */
+export function request(
+  port: number,
+  options: { host?: string; path?: string; method?: string; headers?: http.OutgoingHttpHeaders; body?: string | Buffer } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers = { ...options.headers };
+    if (options.host !== undefined) headers.host = options.host;
+    const req = http.request(
+      { host: '127.0.0.1', port, path: options.path ?? '/', method: options.method ?? 'GET', headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/**
+ * Sends raw bytes over TCP (for requests a client would refuse to send) and
+ * resolves with the whole answer once the server closes or `idleMs` passes.
+ */
+export function rawRequest(port: number, bytes: string | Buffer, idleMs = 300): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(finish, idleMs);
+    };
+    socket.on('connect', () => {
+      socket.write(bytes);
+      arm();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      arm();
+    });
+    socket.on('end', finish);
+    socket.on('error', (err) => (chunks.length > 0 ? finish() : reject(err)));
+  });
+}
+
+/** The status code of a raw HTTP answer (`HTTP/1.1 400 Bad Request` → 400). */
+export function statusOf(answer: string): number {
+  const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer);
+  if (match === null) throw new Error(`not an HTTP answer: ${JSON.stringify(answer.slice(0, 80))}`);
+  return Number(match[1]);
+}
+
+/** A temporary directory, removed by the returned function. */
+export function tempDir(prefix = 'hostmux-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Writes files into `root`: `{ 'sites-available/a.ini': '…' }`. A value
+ * `{ link: '../sites-available/a.ini' }` makes a symlink instead.
+ */
+export function writeTree(root: string, files: Record<string, string | { link: string }>): string {
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(root, path);
+    mkdirSync(dirname(full), { recursive: true });
+    if (typeof content === 'string') writeFileSync(full, content);
+    else symlinkSync(content.link, full);
+  }
+  return root;
+}
