@@ -3,7 +3,7 @@ import { readTree } from './config/tree.js';
 import type { SiteFile } from './config/site-file.js';
 import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
 import { createConsoleLogger, type Logger } from './logger.js';
-import { buildRoutingTable, compileDomains, type SiteRoutes } from './routing/build.js';
+import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
 import type { RoutingTable } from './routing/table.js';
@@ -120,6 +120,12 @@ function checkOptions(options: ApplicationOptions): void {
   }
 }
 
+/** Problems sorted by file (the directory, hostmux.conf, then site files in byte order), stably. */
+function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
+  const rank = (file: string) => (file === '.' ? 0 : file === 'hostmux.conf' ? 1 : 2);
+  return problems.sort((a, b) => rank(a.file) - rank(b.file) || Buffer.compare(Buffer.from(a.file), Buffer.from(b.file)));
+}
+
 function createSite(file: SiteFile, domains: readonly string[], configDir: string, logger: Logger): Site {
   if (file.kind === 'redirect') return new RedirectSite(file, domains);
   return new ModuleSite(file, domains, configDir, logger.child({ site: file.name }));
@@ -132,13 +138,12 @@ function load(configDir: string, options: ApplicationOptions, logger: Logger): S
   const routes: SiteRoutes<Endpoint>[] = [];
   const sites: Site[] = [];
   for (const file of tree.sites) {
-    const domains = compileDomains(file.file, file.domains, problems);
-    const site = createSite(file, domains.map((d) => d.text), configDir, logger);
+    const site = createSite(file, file.domains.map((d) => d.text), configDir, logger);
     sites.push(site);
     routes.push({
       name: site.name,
       file: site.file,
-      domains,
+      domains: file.domains,
       ownerFor: (exact) => ({
         site,
         info: exact === undefined ? undefined : Object.freeze({ name: site.name, hostname: exact, wildcards: NO_WILDCARDS }),
@@ -151,7 +156,7 @@ function load(configDir: string, options: ApplicationOptions, logger: Logger): S
   if (defaultName !== undefined && fromFile === undefined) {
     problems.push({ file: 'hostmux.conf', section: 'server', key: 'default_site', message: `names no enabled site: "${defaultName}"` });
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(inFileOrder(problems));
   let defaultSite = fromFile;
   if (options.defaultSite !== undefined) {
     defaultSite = sites.find((site) => site.name === options.defaultSite);

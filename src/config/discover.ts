@@ -2,7 +2,6 @@ import { lstatSync, readdirSync, readlinkSync, realpathSync, type Dirent } from 
 import { join, relative, sep } from 'node:path';
 import picomatch from 'picomatch';
 import type { ConfigProblem } from '../errors.js';
-import { SERVER_FILE } from './server-conf.js';
 
 /** A site file found by the `sites` globs. */
 export interface FoundFile {
@@ -33,13 +32,14 @@ function expandGlob(configDir: string, glob: string, problems: ConfigProblem[]):
   try {
     entries = readdirSync(join(configDir, base), { withFileTypes: true, recursive });
   } catch (err) {
-    problems.push({ file: SERVER_FILE, section: 'server', key: 'sites', message: `cannot list "${base}" for "${glob}": ${(err as Error).message}` });
+    // Blame the directory: hostmux.conf may not exist when the default glob is in use.
+    problems.push({ file: base || '.', message: `cannot list the directory for the sites glob "${glob}": ${(err as Error).message}` });
     return [];
   }
   const isMatch = picomatch(scan.glob);
   const found: string[] = [];
   for (const entry of entries) {
-    if (entry.isDirectory()) continue;
+    // A directory the glob names is not skipped: as a site file it is unreadable, and reported.
     const path = relative(join(configDir, base), join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/');
     if (isMatch(path)) found.push(base === '' ? path : `${base}/${path}`);
   }
@@ -63,7 +63,7 @@ export function discoverSiteFiles(configDir: string, globs: readonly string[], p
   for (const file of [...paths].sort(byteOrder)) {
     const absolute = join(configDir, file);
     try {
-      found.push({ file, realPath: realpathSync(absolute) });
+      found.push({ file, realPath: realpathSync.native(absolute) });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       let message = `cannot resolve the file: ${(err as Error).message}`;

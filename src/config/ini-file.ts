@@ -26,6 +26,13 @@ export interface IniFile {
 const HEADER = /^\[([^\]]*)\]\s*$/;
 const COMMENT_OR_BLANK = /^\s*([;#]|$)/;
 
+/** What a line without `=` probably meant: ini reads it as `key = true`. */
+function noEqualsHint(line: string): string {
+  if (/^\s*\[[^\]]*\]\s*[;#]/.test(line)) return '(ini reads a section header with a comment after it as a key: put the comment on its own line)';
+  if (/^\s+\[[^\]]*\]\s*$/.test(line)) return '(ini reads an indented section header as a key: start it at the beginning of the line)';
+  return '(write key = value)';
+}
+
 function toStringValue(value: unknown): IniValue {
   if (Array.isArray(value)) return value.map((item) => String(item));
   return String(value);
@@ -62,7 +69,7 @@ export function parseIni(
     const eq = line.indexOf('=');
     const where = { file, line: i + 1, ...(chunk.section.name ? { section: chunk.section.name } : {}) };
     if (eq === -1) {
-      problems.push({ ...where, message: `line "${line.trim()}" has no "=" (write key = value)` });
+      problems.push({ ...where, message: `line "${line.trim()}" has no "=" ${noEqualsHint(line)}` });
       continue;
     }
     const key = ini.unsafe(line.slice(0, eq)).replace(/\[\]$/, '');
@@ -127,8 +134,27 @@ export function reportUnknownKeys(
   }
 }
 
-/** Splits a comma-separated value (or list of them) into trimmed entries. */
+/**
+ * Splits a comma-separated value (or list of them) into trimmed entries. A
+ * comma inside `{}`, `[]` or `()` belongs to a glob (`{www,cdn}.example.com`)
+ * and does not split.
+ */
 export function splitList(value: IniValue): string[] {
-  const items = Array.isArray(value) ? value : [value];
-  return items.flatMap((item) => item.split(',')).map((item) => item.trim());
+  const entries: string[] = [];
+  for (const item of Array.isArray(value) ? value : [value]) {
+    let depth = 0;
+    let start = 0;
+    for (let i = 0; i < item.length; i++) {
+      const c = item[i];
+      if (c === '\\') i++;
+      else if (c === '{' || c === '[' || c === '(') depth++;
+      else if ((c === '}' || c === ']' || c === ')') && depth > 0) depth--;
+      else if (c === ',' && depth === 0) {
+        entries.push(item.slice(start, i).trim());
+        start = i + 1;
+      }
+    }
+    entries.push(item.slice(start).trim());
+  }
+  return entries;
 }

@@ -1,5 +1,6 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
+import { compileDomain, type CompiledDomain } from '../routing/pattern.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList, type IniValue } from './ini-file.js';
 
 /**
@@ -15,8 +16,8 @@ interface SiteFileBase {
   readonly file: string;
   /** The site file's real path, after following a symlink. */
   readonly realPath: string;
-  /** The domains and patterns as written (compiled by the routing table). */
-  readonly domains: readonly string[];
+  /** The domains and patterns, compiled (those that compiled). */
+  readonly domains: readonly CompiledDomain[];
   readonly settings: SiteSettings;
 }
 
@@ -54,22 +55,29 @@ function parseRedirect(value: string): string | undefined {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
+/** What one site file gave: its name (when it has a [site] section) and the site, when it can be built. */
+export interface ReadSite {
+  readonly name: string | undefined;
+  readonly site: SiteFile | undefined;
+}
+
 /**
  * Reads one site file's text into a site, reporting every problem with its
- * file, section and key. Returns `undefined` when the site cannot be built.
+ * file, section and key. `site` is `undefined` when the site cannot be built;
+ * `name` is still given then, so that a duplicate name is reported too.
  */
 export function readSiteFile(
   text: string,
   file: string,
   realPath: string,
   problems: ConfigProblem[],
-): SiteFile | undefined {
+): ReadSite {
   const parsed = parseIni(text, file, problems);
   reportTopLevelKeys(parsed, file, problems);
   const section = parsed.sections.get('site');
   if (section === undefined) {
     problems.push({ file, section: 'site', message: 'the [site] section is missing' });
-    return undefined;
+    return { name: undefined, site: undefined };
   }
   reportUnknownKeys(section, SITE_KEYS, file, problems);
   const where = (key: string) => ({ file, section: 'site', key, line: section.lines.get(key)! });
@@ -89,8 +97,13 @@ export function readSiteFile(
   }
 
   const domainsValue = section.values.domains;
-  const domains = domainsValue === undefined ? [] : splitList(domainsValue);
+  const domains: CompiledDomain[] = [];
   if (domainsValue === undefined) problems.push({ file, section: 'site', key: 'domains', message: 'required key is missing' });
+  for (const written of domainsValue === undefined ? [] : splitList(domainsValue)) {
+    const compiled = compileDomain(written);
+    if (typeof compiled === 'string') problems.push({ ...where('domains'), message: compiled });
+    else domains.push(compiled);
+  }
 
   const kinds = KIND_KEYS.filter((key) => section.values[key] !== undefined);
   if (kinds.length !== 1) {
@@ -133,5 +146,5 @@ export function readSiteFile(
   } else if (kinds.length === 1 && kinds[0] === 'proxy') {
     problems.push({ ...where('proxy'), message: 'proxy sites are not supported by this version of hostmux' });
   }
-  return site;
+  return { name, site };
 }

@@ -31,15 +31,15 @@ export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTr
   for (const { file, realPath } of discoverSiteFiles(configDir, server.sites, problems)) {
     const text = readConfigFile(realPath, file, problems);
     if (text === undefined) continue;
-    const site = readSiteFile(text, file, realPath, problems);
-    if (site === undefined) continue;
-    const owner = names.get(site.name);
-    if (owner !== undefined) {
-      problems.push({ file, section: 'site', key: 'name', message: `site name "${site.name}" is already used by ${owner}` });
-      continue;
+    const { name, site } = readSiteFile(text, file, realPath, problems);
+    // Checked even for a site that cannot be built, and the duplicate is kept
+    // so that its domains are checked too: every problem is reported at once.
+    if (name !== undefined) {
+      const owner = names.get(name);
+      if (owner === undefined) names.set(name, file);
+      else problems.push({ file, section: 'site', key: 'name', message: `site name "${name}" is already used by ${owner}` });
     }
-    names.set(site.name, file);
-    sites.push(site);
+    if (site !== undefined) sites.push(site);
   }
   return { configDir, server, sites };
 }

@@ -1,5 +1,5 @@
 import type { ConfigProblem } from '../errors.js';
-import { compileDomain, type CompiledDomain } from './pattern.js';
+import type { CompiledDomain } from './pattern.js';
 import { RoutingTable } from './table.js';
 
 /** One site's compiled domains, and what its routes store. */
@@ -9,17 +9,6 @@ export interface SiteRoutes<T> {
   readonly domains: readonly CompiledDomain[];
   /** What a route stores: called once per exact domain, and once with `undefined` for all patterns. */
   ownerFor(exactDomain: string | undefined): T;
-}
-
-/** Compiles one site's domains as written; each one that does not compile is a problem. */
-export function compileDomains(file: string, written: readonly string[], problems: ConfigProblem[]): CompiledDomain[] {
-  const compiled: CompiledDomain[] = [];
-  for (const domain of written) {
-    const result = compileDomain(domain);
-    if (typeof result === 'string') problems.push({ file, section: 'site', key: 'domains', message: result });
-    else compiled.push(result);
-  }
-  return compiled;
 }
 
 /**

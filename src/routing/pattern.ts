@@ -35,6 +35,8 @@ export type CompiledDomain =
 const GLOB_CHARS = /[*?[\]{}()!|+@,^\\]/;
 const NON_ASCII = /[^\x00-\x7f]/;
 const PICOMATCH_OPTIONS = { capture: true, nonegate: true, dot: true } as const;
+/** What `picomatch.makeRe` returns for a glob it could not compile. */
+const PICOMATCH_FAILED = '$^';
 
 /** Splits at dots that are not inside `[]`, `{}` or `()` (so `{1..3}` stays whole). */
 function splitLabels(text: string): string[] {
@@ -96,12 +98,36 @@ function compileLabel(label: string): LabelMatcher | string {
   }
   if (/[\s:/]/.test(label)) return `label "${label}" has a character no host name can have`;
   let regex: RegExp;
+  let stars: number[];
   try {
     regex = picomatch.makeRe(label, PICOMATCH_OPTIONS);
+    stars = starGroups(regex.source);
+    if (regex.source === PICOMATCH_FAILED) {
+      // picomatch answers a glob it cannot compile with a regex that never
+      // matches, and with `capture` it cannot compile a `!(…)` extglob (it
+      // leaves a group open). Compile again without captures, and throw on a
+      // real error (an unbalanced brace), rather than never matching.
+      regex = picomatch.makeRe(label, { ...PICOMATCH_OPTIONS, capture: false, debug: true });
+      if (hasOwnStar(label)) return `label "${label}" mixes !(…) with *: picomatch cannot capture its * parts`;
+      stars = [];
+    }
   } catch (err) {
     return `label "${label}" is not a valid glob: ${(err as Error).message}`;
   }
-  return { rank: Rank.Partial, text: label, regex, starGroups: starGroups(regex.source) };
+  return { rank: Rank.Partial, text: label, regex, starGroups: stars };
+}
+
+/** True when a label has a `*` of its own, outside any extglob group (`*(` opens one). */
+function hasOwnStar(label: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < label.length; i++) {
+    const c = label[i];
+    if (c === '\\') i++;
+    else if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1);
+    else if (c === '*' && depth === 0 && label[i + 1] !== '(') return true;
+  }
+  return false;
 }
 
 /** Unicode labels to punycode; a glob label must already be ASCII. */
@@ -125,6 +151,7 @@ function toAscii(labels: string[]): string | undefined {
 export function compileDomain(written: string): CompiledDomain | string {
   let text = written.trim();
   if (text === '') return 'a domain is empty';
+  if (text.startsWith('!')) return `"${written}" starts with "!": a domain is never negated (no host name has "!")`;
   if (text.startsWith('[')) {
     const host = normalizeHost(text);
     if (host === undefined || host !== text.toLowerCase()) return `"${written}" is not a bracketed IPv6 address`;

@@ -65,7 +65,8 @@ export class ModuleSite implements Site {
   #listener: Listener | undefined;
   #failure: string | undefined;
   #loading: Promise<string | undefined> | undefined;
-  #closable: Closable | undefined;
+  /** What createHandler returned, then the module: each with a close() of its own. */
+  #closables: readonly Closable[] = [];
 
   constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: Logger) {
     this.name = config.name;
@@ -93,15 +94,16 @@ export class ModuleSite implements Site {
 
   async close(): Promise<void> {
     await this.#loading;
-    const closable = this.#closable;
+    const closables = this.#closables;
     this.#listener = undefined;
-    this.#closable = undefined;
+    this.#closables = [];
     this.#failure ??= 'the site is closed';
-    if (closable === undefined) return;
-    try {
-      await closable.close();
-    } catch (err) {
-      this.#logger.error({ err }, `site ${this.name}: close() failed`);
+    for (const closable of closables) {
+      try {
+        await closable.close();
+      } catch (err) {
+        this.#logger.error({ err }, `site ${this.name}: close() failed`);
+      }
     }
   }
 
@@ -161,7 +163,10 @@ export class ModuleSite implements Site {
         : `its default export is ${describe(fallback)}; named exports: ${Object.keys(namespace).filter((k) => k !== 'default').join(', ') || 'none'}`;
       return failure(`${handler} provides no request handler (a function, or an object with fetch()): ${found}`);
     }
-    this.#closable = hasMethod(target, 'close') ? target : hasMethod(namespace, 'close') ? (namespace as Closable) : undefined;
+    // Both the module's close() and that of what createHandler returned; once when they are one function.
+    const closables: Closable[] = hasMethod(target, 'close') ? [target] : [];
+    if (hasMethod(namespace, 'close') && namespace.close !== closables[0]?.close) closables.push(namespace as Closable);
+    this.#closables = closables;
     this.#listener = listener;
     return undefined;
   }
