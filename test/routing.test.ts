@@ -709,3 +709,24 @@ test('10,000 sites (80% exact, 10% *., 10% **.): first and last of each kind rou
     dir.remove();
   }
 });
+
+// ---------------------------------------------------------------------------
+// Decisions the SPEC leaves open (the README lists them).
+
+test('two ** in one pattern: the left one takes the fewest labels', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  mkdirSync(join(dir.path, 'sites-enabled'));
+  writeFileSync(join(dir.path, 'sites-enabled/two.ini'), `[site]\ndomains = **.cdn.**.example.com\nhandler = ${SITE_MODULE}\n`);
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  assert.deepEqual(app.match('a.cdn.b.cdn.c.example.com'), { site: 'two', pattern: '**.cdn.**.example.com', wildcards: ['a', 'b.cdn.c'] });
+  assert.deepEqual(app.match('cdn.example.com'), { site: 'two', pattern: '**.cdn.**.example.com', wildcards: ['', ''] });
+  assert.equal(app.match('cdn.example.org'), null);
+});
+
+test('with trust proxy, X-Forwarded-Host wins over Forwarded: host=', async () => {
+  await withServer('trust-proxy', {}, async (port) => {
+    const both = get('front.test', { headers: 'Forwarded: host=front.test\r\nX-Forwarded-Host: back.test\r\n' });
+    assert.equal((await siteFor(port, both)).site, 'back');
+  });
+});

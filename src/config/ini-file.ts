@@ -1,5 +1,6 @@
 import ini from 'ini';
 import type { ConfigProblem } from '../errors.js';
+import { splitOutsideGroups } from '../routing/pattern.js';
 import { expandEnv } from './env.js';
 
 /**
@@ -136,25 +137,9 @@ export function reportUnknownKeys(
 
 /**
  * Splits a comma-separated value (or list of them) into trimmed entries. A
- * comma inside `{}`, `[]` or `()` belongs to a glob (`{www,cdn}.example.com`)
- * and does not split.
+ * comma inside a glob's braces belongs to it (`{www,cdn}.example.com`).
  */
 export function splitList(value: IniValue): string[] {
-  const entries: string[] = [];
-  for (const item of Array.isArray(value) ? value : [value]) {
-    let depth = 0;
-    let start = 0;
-    for (let i = 0; i < item.length; i++) {
-      const c = item[i];
-      if (c === '\\') i++;
-      else if (c === '{' || c === '[' || c === '(') depth++;
-      else if ((c === '}' || c === ']' || c === ')') && depth > 0) depth--;
-      else if (c === ',' && depth === 0) {
-        entries.push(item.slice(start, i).trim());
-        start = i + 1;
-      }
-    }
-    entries.push(item.slice(start).trim());
-  }
-  return entries;
+  const items = Array.isArray(value) ? value : [value];
+  return items.flatMap((item) => splitOutsideGroups(item, ',')).map((entry) => entry.trim());
 }

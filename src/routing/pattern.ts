@@ -38,9 +38,12 @@ const PICOMATCH_OPTIONS = { capture: true, nonegate: true, dot: true } as const;
 /** What `picomatch.makeRe` returns for a glob it could not compile. */
 const PICOMATCH_FAILED = '$^';
 
-/** Splits at dots that are not inside `[]`, `{}` or `()` (so `{1..3}` stays whole). */
-function splitLabels(text: string): string[] {
-  const labels: string[] = [];
+/**
+ * Splits at `separator` where it is not inside `[]`, `{}` or `()`: a glob's
+ * own dots and commas (`{1..3}`, `{www,cdn}`) do not split it.
+ */
+export function splitOutsideGroups(text: string, separator: string): string[] {
+  const parts: string[] = [];
   let depth = 0;
   let start = 0;
   for (let i = 0; i < text.length; i++) {
@@ -48,13 +51,13 @@ function splitLabels(text: string): string[] {
     if (c === '\\') i++;
     else if (c === '[' || c === '{' || c === '(') depth++;
     else if ((c === ']' || c === '}' || c === ')') && depth > 0) depth--;
-    else if (c === '.' && depth === 0) {
-      labels.push(text.slice(start, i));
+    else if (c === separator && depth === 0) {
+      parts.push(text.slice(start, i));
       start = i + 1;
     }
   }
-  labels.push(text.slice(start));
-  return labels;
+  parts.push(text.slice(start));
+  return parts;
 }
 
 /**
@@ -158,7 +161,7 @@ export function compileDomain(written: string): CompiledDomain | string {
     return { kind: 'exact', text: host };
   }
   if (text.endsWith('.') && !text.endsWith('..')) text = text.slice(0, -1);
-  const labels = splitLabels(text);
+  const labels = splitOutsideGroups(text, '.');
   if (labels.some((label) => label === '')) return `"${written}" has an empty label`;
   const unicodeProblem = toAscii(labels);
   if (unicodeProblem !== undefined) return unicodeProblem;
