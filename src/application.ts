@@ -128,7 +128,7 @@ function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
 
 function createSite(file: SiteFile, domains: readonly string[], configDir: string, logger: Logger): Site {
   if (file.kind === 'redirect') return new RedirectSite(file, domains);
-  return new ModuleSite(file, domains, configDir, logger.child({ site: file.name }));
+  return new ModuleSite(file, domains, configDir, logger);
 }
 
 /** Reads the tree and builds everything a request needs; throws ConfigError. */

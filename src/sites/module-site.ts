@@ -61,7 +61,8 @@ export class ModuleSite implements Site {
   readonly domains: readonly string[];
   readonly #config: ModuleSiteFile;
   readonly #configDir: string;
-  readonly #logger: Logger;
+  readonly #parentLogger: Logger;
+  #siteLogger: Logger | undefined;
   #listener: Listener | undefined;
   #failure: string | undefined;
   #loading: Promise<string | undefined> | undefined;
@@ -74,7 +75,12 @@ export class ModuleSite implements Site {
     this.domains = domains;
     this.#config = config;
     this.#configDir = configDir;
-    this.#logger = logger;
+    this.#parentLogger = logger;
+  }
+
+  /** The site's own logger, made when first needed: most of 10,000 sites never log. */
+  get #logger(): Logger {
+    return (this.#siteLogger ??= this.#parentLogger.child({ site: this.name }));
   }
 
   handle(req: AnyRequest, res: AnyResponse): void {
