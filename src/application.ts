@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { byteOrder } from './config/discover.js';
 import { readTree } from './config/tree.js';
 import type { SiteFile } from './config/site-file.js';
 import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
@@ -6,7 +7,7 @@ import { createConsoleLogger, type Logger } from './logger.js';
 import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
-import type { RoutingTable } from './routing/table.js';
+import { NO_WILDCARDS, type RoutingTable } from './routing/table.js';
 import { sendStatus, type AnyResponse } from './respond.js';
 import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
@@ -100,8 +101,6 @@ interface State {
   readonly trustProxy: boolean;
 }
 
-const NO_WILDCARDS: readonly string[] = Object.freeze([]);
-
 function optionError(message: string): TypeError {
   return Object.assign(new TypeError(message), { code: 'HOSTMUX_INVALID_OPTION' });
 }
@@ -123,7 +122,7 @@ function checkOptions(options: ApplicationOptions): void {
 /** Problems sorted by file (the directory, hostmux.conf, then site files in byte order), stably. */
 function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
   const rank = (file: string) => (file === '.' ? 0 : file === 'hostmux.conf' ? 1 : 2);
-  return problems.sort((a, b) => rank(a.file) - rank(b.file) || Buffer.compare(Buffer.from(a.file), Buffer.from(b.file)));
+  return problems.sort((a, b) => rank(a.file) - rank(b.file) || byteOrder(a.file, b.file));
 }
 
 function createSite(file: SiteFile, domains: readonly string[], configDir: string, logger: Logger): Site {

@@ -14,6 +14,11 @@ const BODIES: Record<number, string> = {
   503: 'Service Unavailable\n',
 };
 
+/** True once the response can no longer be written: the client is gone or it was cut off. */
+export function isClosed(res: AnyResponse): boolean {
+  return 'stream' in res ? res.stream.destroyed : res.destroyed;
+}
+
 /** Ends a response abruptly: for failures after the head went out. */
 export function abortResponse(res: AnyResponse): void {
   if ('stream' in res) res.stream.destroy();
@@ -31,6 +36,8 @@ export function sendStatus(res: AnyResponse, status: number): void {
     return;
   }
   const body = BODIES[status] ?? `${status}\n`;
+  // Drop what a failed site set (a cookie, a content-encoding): this answer is ours alone.
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = status;
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));

@@ -1,7 +1,9 @@
-import { lstatSync, readdirSync, readlinkSync, realpathSync, type Dirent } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readdirSync, realpathSync, type Dirent } from 'node:fs';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import type { ConfigProblem } from '../errors.js';
+import { unreadable } from './read-file.js';
+import { SERVER_FILE } from './server-conf.js';
 
 /** A site file found by the `sites` globs. */
 export interface FoundFile {
@@ -11,45 +13,57 @@ export interface FoundFile {
   readonly realPath: string;
 }
 
-/** Editor leftovers and package-manager copies, as nginx/Apache users expect them skipped. */
-const JUNK = /(~|\.swp|\.bak|\.dpkg-[a-z]+)$/;
-
+/**
+ * A site file's name ends in `.ini` and does not start with a dot. That rule
+ * alone skips editor leftovers and package-manager copies (`blog.ini~`,
+ * `.blog.ini.swp`, `blog.ini.bak`, `blog.ini.dpkg-old`).
+ */
 function isSiteFileName(name: string): boolean {
-  return !name.startsWith('.') && name.endsWith('.ini') && !JUNK.test(name);
+  return !name.startsWith('.') && name.endsWith('.ini');
 }
 
-function byteOrder(a: string, b: string): number {
+/** Compares strings by their UTF-8 bytes, whatever the locale. */
+export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-/** Paths (relative to the config dir) that one glob names. */
+/** `path` relative to the config dir, with `/` separators. */
+function fromConfigDir(configDir: string, path: string): string {
+  return relative(configDir, path).split(sep).join('/');
+}
+
+/** Paths (relative to the config dir) that one glob names; a glob may also be absolute. */
 function expandGlob(configDir: string, glob: string, problems: ConfigProblem[]): string[] {
   const scan = picomatch.scan(glob);
-  if (!scan.isGlob) return [glob];
-  const base = scan.base;
+  if (!scan.isGlob) {
+    if (isSiteFileName(basename(glob))) return [fromConfigDir(configDir, resolve(configDir, glob))];
+    problems.push({ file: SERVER_FILE, section: 'server', key: 'sites', message: `"${glob}" is neither a glob nor an .ini file` });
+    return [];
+  }
+  const base = resolve(configDir, scan.base);
   const recursive = scan.glob.includes('/') || scan.glob.includes('**');
   let entries: Dirent[];
   try {
-    entries = readdirSync(join(configDir, base), { withFileTypes: true, recursive });
+    entries = readdirSync(base, { withFileTypes: true, recursive });
   } catch (err) {
     // Blame the directory: hostmux.conf may not exist when the default glob is in use.
-    problems.push({ file: base || '.', message: `cannot list the directory for the sites glob "${glob}": ${(err as Error).message}` });
+    problems.push({ file: fromConfigDir(configDir, base) || '.', message: `cannot list the directory for the sites glob "${glob}": ${(err as Error).message}` });
     return [];
   }
   const isMatch = picomatch(scan.glob);
   const found: string[] = [];
   for (const entry of entries) {
     // A directory the glob names is not skipped: as a site file it is unreadable, and reported.
-    const path = relative(join(configDir, base), join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/');
-    if (isMatch(path)) found.push(base === '' ? path : `${base}/${path}`);
+    const path = join(entry.parentPath ?? entry.path, entry.name);
+    if (isMatch(relative(base, path).split(sep).join('/'))) found.push(fromConfigDir(configDir, path));
   }
   return found;
 }
 
 /**
  * Finds the site files: every file the `sites` globs name whose name ends in
- * `.ini`, dotfiles and editor leftovers skipped, in byte order of their
- * paths. A dangling symlink is a problem.
+ * `.ini` (dotfiles skipped), in byte order of their paths. A dangling
+ * symlink is a problem.
  */
 export function discoverSiteFiles(configDir: string, globs: readonly string[], problems: ConfigProblem[]): FoundFile[] {
   const paths = new Set<string>();
@@ -61,20 +75,11 @@ export function discoverSiteFiles(configDir: string, globs: readonly string[], p
   }
   const found: FoundFile[] = [];
   for (const file of [...paths].sort(byteOrder)) {
-    const absolute = join(configDir, file);
+    const absolute = resolve(configDir, file);
     try {
       found.push({ file, realPath: realpathSync.native(absolute) });
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      let message = `cannot resolve the file: ${(err as Error).message}`;
-      if (code === 'ENOENT') {
-        try {
-          if (lstatSync(absolute).isSymbolicLink()) message = `dangling symlink to "${readlinkSync(absolute)}"`;
-        } catch {
-          message = 'no such file';
-        }
-      }
-      problems.push({ file, message });
+      problems.push({ file, message: unreadable(absolute, err) });
     }
   }
   return found;

@@ -61,6 +61,9 @@ export function parseIni(
     const header = HEADER.exec(line);
     if (header !== null) {
       const name = ini.unsafe(header[1]!);
+      if (name === '__proto__') {
+        problems.push({ file, line: i + 1, section: name, message: 'a section cannot be named __proto__' });
+      }
       let section = sections.get(name);
       if (section === undefined) sections.set(name, (section = { name, values: {}, lines: new Map() }));
       chunks.push({ section, lines: [] });
@@ -94,8 +97,11 @@ export function parseIni(
           message: `environment variable ${name} is not set (use \${${name}:-default} for a default)`,
         }),
       );
+      // A section written twice: a list grows (whichever block started it), a single value is replaced.
       const previous = section.values[key];
-      section.values[key] = Array.isArray(previous) && Array.isArray(value) ? [...previous, ...value] : value;
+      section.values[key] = previous !== undefined && (Array.isArray(previous) || Array.isArray(value))
+        ? [previous, value].flat()
+        : value;
     }
   }
   return { top, sections };

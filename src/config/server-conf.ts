@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList } from './ini-file.js';
@@ -36,10 +36,19 @@ export function parseBoolean(value: string): boolean | undefined {
   }
 }
 
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** Reads hostmux.conf; the file is optional, and a missing one means the defaults. */
 export function readServerSettings(configDir: string, problems: ConfigProblem[]): ServerSettings {
   const path = join(configDir, SERVER_FILE);
-  if (!existsSync(path)) return DEFAULTS;
+  // Absent means the defaults; a dangling symlink is a mistake to report.
+  if (!existsSync(path) && !isSymlink(path)) return DEFAULTS;
   const text = readConfigFile(path, SERVER_FILE, problems);
   if (text === undefined) return DEFAULTS;
   const parsed = parseIni(text, SERVER_FILE, problems);

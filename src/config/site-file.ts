@@ -116,8 +116,10 @@ export function readSiteFile(
         : `has ${kinds.join(' and ')}; a site is exactly one kind`,
     });
   }
-  if (section.values.redirect_status !== undefined && !kinds.includes('redirect')) {
-    problems.push({ ...where('redirect_status'), message: 'only applies to a redirect site' });
+  for (const [key, kind] of [['redirect_status', 'redirect'], ['proxy_timeout', 'proxy'], ['proxy_host', 'proxy']] as const) {
+    if (section.values[key] !== undefined && !kinds.includes(kind)) {
+      problems.push({ ...where(key), message: `only applies to a ${kind} site` });
+    }
   }
 
   const settings: SiteSettings = {};

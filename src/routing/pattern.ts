@@ -26,6 +26,8 @@ export interface Pattern {
   readonly ranks: readonly Rank[];
   /** Characters outside glob syntax, for precedence. */
   readonly literalChars: number;
+  /** How many `**` labels it has. */
+  readonly globstars: number;
 }
 
 export type CompiledDomain =
@@ -99,7 +101,8 @@ function compileLabel(label: string): LabelMatcher | string {
   if (!GLOB_CHARS.test(label)) {
     return normalizeHost(label) === label ? { rank: Rank.Literal, text: label } : `label "${label}" is not a valid host name label`;
   }
-  if (/[\s:/]/.test(label)) return `label "${label}" has a character no host name can have`;
+  const syntaxProblem = globLabelProblem(label);
+  if (syntaxProblem !== undefined) return syntaxProblem;
   let regex: RegExp;
   let stars: number[];
   try {
@@ -118,6 +121,38 @@ function compileLabel(label: string): LabelMatcher | string {
     return `label "${label}" is not a valid glob: ${(err as Error).message}`;
   }
   return { rank: Rank.Partial, text: label, regex, starGroups: stars };
+}
+
+const HOST_CHAR = /[a-z0-9_-]/;
+
+/**
+ * Why a glob label could never match a host label, or undefined. picomatch
+ * accepts any text, so `a+b` or `x@y` would load as patterns that never
+ * match; here only host characters and glob syntax in its place pass:
+ * `*`, `?`, `[…]`, `{a,b}`, `{1..9}` and the extglobs `?(…)`, `*(…)`,
+ * `+(…)`, `@(…)`, `!(…)` with `|` inside.
+ */
+function globLabelProblem(label: string): string | undefined {
+  const rest = label
+    .replace(/\[(?:[^\]\\]|\\.)+\]/g, 'x')
+    .replace(/\{(?:-?\d+\.\.-?\d+|[a-z]\.\.[a-z])(?:\.\.\d+)?\}/g, 'x');
+  let braces = 0;
+  let parens = 0;
+  for (let i = 0; i < rest.length; i++) {
+    const c = rest[i]!;
+    const next = rest[i + 1];
+    if (HOST_CHAR.test(c) || c === '*' || c === '?') continue;
+    if (c === '{') braces++;
+    else if (c === '}' && braces > 0) braces--;
+    else if (c === ',' && braces > 0) continue;
+    else if ((c === '+' || c === '@' || c === '!') && next === '(') continue;
+    else if (c === '(' && i > 0 && '?*+@!'.includes(rest[i - 1]!)) parens++;
+    else if (c === ')' && parens > 0) parens--;
+    else if (c === '|' && parens > 0) continue;
+    else if (c === '.') return `label "${label}" has a "." inside a glob: a label never contains a dot`;
+    else return `label "${label}" has "${c}", which is neither a host name character nor glob syntax there`;
+  }
+  return undefined;
 }
 
 /** True when a label has a `*` of its own, outside any extglob group (`*(` opens one). */
@@ -195,6 +230,7 @@ export function compileDomain(written: string): CompiledDomain | string {
       labels: matchers.slice(0, split),
       ranks: matchers.map((m) => m.rank).reverse(),
       literalChars,
+      globstars: matchers.filter((m) => m.rank === Rank.Globstar).length,
     },
   };
 }
@@ -215,40 +251,57 @@ export function comparePatterns(a: Pattern, b: Pattern): number {
 }
 
 /**
- * Matches the host labels left of the pattern's suffix. Pushes each `*`
+ * Matches the host labels left of the pattern's suffix, pushing each `*`
  * and `**` part onto `wildcards`, left to right; a `**` tries the fewest
- * labels first.
+ * labels first. With two or more `**`, positions already known to fail are
+ * remembered, so a hostile host cannot make the backtracking exponential.
  */
-export function matchLabels(
+export function matchPattern(pattern: Pattern, host: readonly string[], wildcards: string[]): boolean {
+  // While matching, a `**` part is two numbers (its first and end label), joined only on success.
+  const parts: (string | number)[] = [];
+  if (!matchFrom(pattern.labels, 0, host, 0, parts, pattern.globstars > 1 ? new Set() : undefined)) return false;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    wildcards.push(typeof part === 'string' ? part : host.slice(part, parts[++i] as number).join('.'));
+  }
+  return true;
+}
+
+function matchFrom(
   labels: readonly LabelMatcher[],
   li: number,
   host: readonly string[],
   hi: number,
-  wildcards: string[],
+  parts: (string | number)[],
+  failed: Set<number> | undefined,
 ): boolean {
   if (li === labels.length) return hi === host.length;
+  // A host has at most 127 labels (253 characters), so this key is unique.
+  const state = li * 128 + hi;
+  if (failed?.has(state)) return false;
   const matcher = labels[li]!;
-  const mark = wildcards.length;
+  const mark = parts.length;
   if (matcher.rank === Rank.Globstar) {
     for (let end = hi; end <= host.length; end++) {
-      wildcards.push(host.slice(hi, end).join('.'));
-      if (matchLabels(labels, li + 1, host, end, wildcards)) return true;
-      wildcards.length = mark;
+      parts.push(hi, end);
+      if (matchFrom(labels, li + 1, host, end, parts, failed)) return true;
+      parts.length = mark;
     }
-    return false;
+  } else if (hi < host.length) {
+    const label = host[hi]!;
+    let matched = true;
+    if (matcher.rank === Rank.Literal) {
+      matched = label === matcher.text;
+    } else if (matcher.rank === Rank.Star) {
+      parts.push(label);
+    } else {
+      const found = matcher.regex!.exec(label);
+      if (found === null) matched = false;
+      else for (const group of matcher.starGroups!) parts.push(found[group] ?? '');
+    }
+    if (matched && matchFrom(labels, li + 1, host, hi + 1, parts, failed)) return true;
+    parts.length = mark;
   }
-  if (hi === host.length) return false;
-  const label = host[hi]!;
-  if (matcher.rank === Rank.Literal) {
-    if (label !== matcher.text) return false;
-  } else if (matcher.rank === Rank.Star) {
-    wildcards.push(label);
-  } else {
-    const found = matcher.regex!.exec(label);
-    if (found === null) return false;
-    for (const group of matcher.starGroups!) wildcards.push(found[group] ?? '');
-  }
-  if (matchLabels(labels, li + 1, host, hi + 1, wildcards)) return true;
-  wildcards.length = mark;
+  failed?.add(state);
   return false;
 }

@@ -12,11 +12,11 @@ export type AnyRequest = IncomingMessage | Http2ServerRequest;
 export const INVALID_HOST = undefined;
 
 /**
- * The one Host header of the request, `''` when there is none, `undefined`
+ * The one Host header of the request, `null` when there is none, `undefined`
  * when there are several. `req.headers.host` keeps only the first of
  * duplicates, so the raw list is read.
  */
-function hostHeader(req: AnyRequest): string | undefined {
+function hostHeader(req: AnyRequest): string | null | undefined {
   const raw = req.rawHeaders;
   let found: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
@@ -26,7 +26,7 @@ function hostHeader(req: AnyRequest): string | undefined {
       found = raw[i + 1]!;
     }
   }
-  return found ?? '';
+  return found ?? null;
 }
 
 /** The authority of an absolute-form target (`http://a.com:80/x`), or undefined. */
@@ -77,7 +77,8 @@ export function requestHost(req: AnyRequest, trustProxy: boolean): string | unde
   const header = hostHeader(req);
   if (header === undefined) return INVALID_HOST;
   let host = '';
-  if (header !== '') {
+  if (header !== null) {
+    // An empty Host header is an empty host (400), unlike a missing one.
     const normal = normalizeHost(header);
     if (normal === undefined) return INVALID_HOST;
     host = normal;

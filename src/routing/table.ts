@@ -1,4 +1,4 @@
-import { comparePatterns, matchLabels, type Pattern } from './pattern.js';
+import { comparePatterns, matchPattern, type Pattern } from './pattern.js';
 
 /** What a lookup found: the route, and the pattern's wildcard parts. */
 export interface RouteHit<T> {
@@ -13,7 +13,8 @@ interface PatternRoute<T> {
   readonly pattern: Pattern;
 }
 
-const NO_WILDCARDS: readonly string[] = Object.freeze([]);
+/** The wildcards of every exact hit: one frozen empty list. */
+export const NO_WILDCARDS: readonly string[] = Object.freeze([]);
 
 /**
  * Host → owner. Exact domains are one `Map` lookup, with the hit built at
@@ -73,7 +74,7 @@ export class RoutingTable<T> {
 function matchList<T>(list: readonly PatternRoute<T>[], labels: readonly string[]): RouteHit<T> | undefined {
   for (const route of list) {
     const wildcards: string[] = [];
-    if (matchLabels(route.pattern.labels, 0, labels, 0, wildcards)) {
+    if (matchPattern(route.pattern, labels, wildcards)) {
       return { owner: route.owner, pattern: route.pattern.text, wildcards };
     }
   }

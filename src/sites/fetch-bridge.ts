@@ -1,15 +1,16 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { Readable } from 'node:stream';
 import { normalizeHost } from '../routing/hostname.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
-import type { AnyResponse } from '../respond.js';
+import { isClosed, type AnyResponse } from '../respond.js';
 import { SITE_INFO, siteOf } from '../site-of.js';
 
 /** A Web-standard handler: a Hono app, or anything with `fetch(request)`. */
 export interface FetchHandler {
   fetch(request: Request): Response | Promise<Response>;
 }
+
+/** Methods a `Request` cannot carry (the fetch standard forbids them). */
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
 /** The URL a fetch-style site sees: the routed host (with the port it was sent with) and the path. */
 function requestUrl(req: AnyRequest): string {
@@ -20,7 +21,47 @@ function requestUrl(req: AnyRequest): string {
   return `${scheme}://${authority}${originForm(req.url ?? '/')}`;
 }
 
-/** A real `Request` for a Node request: headers as received, body streamed. */
+/**
+ * The request body as a Web stream that reads from `req` only when the site
+ * reads. `Readable.toWeb` starts reading at once, which marks the request as
+ * consumed: Node then no longer discards an unread body after the response,
+ * and a keep-alive connection stalls behind it.
+ */
+function requestBody(req: Readable): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      pull: (controller) =>
+        new Promise<void>((resolve, reject) => {
+          const settle = (done: () => void) => {
+            req.off('readable', onReadable);
+            req.off('end', onEnd);
+            req.off('error', onError);
+            req.off('close', onClose);
+            done();
+          };
+          const onReadable = () => {
+            const chunk = req.read() as Buffer | null;
+            if (chunk !== null) settle(() => (controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), resolve()));
+          };
+          const onEnd = () => settle(() => (controller.close(), resolve()));
+          const onError = (err: Error) => settle(() => reject(err));
+          const onClose = () => settle(() => reject(new Error('the client closed the request before its body ended')));
+          if (req.readableEnded) return onEnd();
+          if (req.destroyed) return onClose();
+          req.on('readable', onReadable);
+          req.on('end', onEnd);
+          req.on('error', onError);
+          req.on('close', onClose);
+          onReadable();
+        }),
+      // The site does not want the rest: let Node discard it, keeping the connection.
+      cancel: () => void req.resume(),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A real `Request` for a Node request: headers as received, body streamed on demand. */
 function toRequest(req: AnyRequest, signal: AbortSignal): Request {
   const headers = new Headers();
   const raw = req.rawHeaders;
@@ -31,7 +72,7 @@ function toRequest(req: AnyRequest, signal: AbortSignal): Request {
   const method = req.method ?? 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
   if (method !== 'GET' && method !== 'HEAD') {
-    init.body = Readable.toWeb(req as Readable) as ReadableStream;
+    init.body = requestBody(req as Readable);
     init.duplex = 'half';
   }
   const request = new Request(requestUrl(req), init);
@@ -46,7 +87,24 @@ function isResponse(value: unknown): value is Response {
   );
 }
 
-/** Writes a `Response` back: status, headers (each `set-cookie` kept apart), streamed body. */
+/** Resolves when `res` can take more, or is gone. */
+function writable(res: AnyResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Writes a `Response` back: status, headers (each `set-cookie` kept apart),
+ * then the body chunk by chunk with backpressure. Nothing is sent before the
+ * first chunk is in hand, so a body that fails at once still gets a 500.
+ */
 async function writeResponse(response: Response, req: AnyRequest, res: AnyResponse): Promise<void> {
   res.statusCode = response.status;
   if (response.statusText && !('stream' in res)) res.statusMessage = response.statusText;
@@ -55,28 +113,51 @@ async function writeResponse(response: Response, req: AnyRequest, res: AnyRespon
   }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  // A Response passed on from fetch() has a decoded body under the upstream's
+  // content-length: fail the response rather than send a wrong length.
+  if (!('stream' in res) && response.headers.has('content-length')) res.strictContentLength = true;
   const body = response.body;
   if (body === null || req.method === 'HEAD') {
     res.end();
     if (body !== null) await body.cancel();
     return;
   }
-  await pipeline(Readable.fromWeb(body as NodeReadableStream), res as NodeJS.WritableStream);
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (isClosed(res)) return;
+      if (!(res as NodeJS.WritableStream).write(value)) await writable(res);
+    }
+    res.end();
+  } finally {
+    if (isClosed(res)) await reader.cancel().catch(() => {});
+  }
 }
 
 /**
  * A Node request listener serving a fetch-style handler. A client that goes
- * away aborts the `Request`'s signal; that is not an error of the site.
+ * away aborts the `Request`'s signal; what fails after that is not an error
+ * of the site.
  */
 export function fetchListener(handler: FetchHandler): (req: AnyRequest, res: AnyResponse) => Promise<void> {
   return async (req, res) => {
+    if (FORBIDDEN_METHODS.has(req.method ?? '')) {
+      res.statusCode = 501;
+      res.end();
+      return;
+    }
     const controller = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort();
-    });
-    const response: unknown = await handler.fetch(toRequest(req, controller.signal));
-    if (!isResponse(response)) throw new TypeError(`fetch() returned ${typeof response}, not a Response`);
+    if (isClosed(res)) controller.abort();
+    else {
+      res.once('close', () => {
+        if (!res.writableFinished) controller.abort();
+      });
+    }
     try {
+      const response: unknown = await handler.fetch(toRequest(req, controller.signal));
+      if (!isResponse(response)) throw new TypeError(`fetch() returned ${typeof response}, not a Response`);
       await writeResponse(response, req, res);
     } catch (err) {
       if (!controller.signal.aborted) throw err;

@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
-import { sendStatus, type AnyResponse } from '../respond.js';
+import { isClosed, sendStatus, type AnyResponse } from '../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
 import type { Site } from './site.js';
 
@@ -68,6 +68,7 @@ export class ModuleSite implements Site {
   #loading: Promise<string | undefined> | undefined;
   /** What createHandler returned, then the module: each with a close() of its own. */
   #closables: readonly Closable[] = [];
+  #closed = false;
 
   constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: Logger) {
     this.name = config.name;
@@ -90,11 +91,13 @@ export class ModuleSite implements Site {
     } else if (this.#failure !== undefined) {
       sendStatus(res, 503);
     } else {
-      void this.load().then(() => this.handle(req, res));
+      // The client may have gone while the module loaded: then there is no one to answer.
+      void this.load().then(() => isClosed(res) || this.handle(req, res));
     }
   }
 
   load(): Promise<string | undefined> {
+    if (this.#closed) return Promise.resolve(this.#failure);
     return (this.#loading ??= this.#import());
   }
 
@@ -103,7 +106,8 @@ export class ModuleSite implements Site {
     const closables = this.#closables;
     this.#listener = undefined;
     this.#closables = [];
-    this.#failure ??= 'the site is closed';
+    this.#closed = true;
+    this.#failure ??= `${this.file}: the site is closed`;
     for (const closable of closables) {
       try {
         await closable.close();
@@ -130,50 +134,53 @@ export class ModuleSite implements Site {
   }
 
   async #import(): Promise<string | undefined> {
-    const { handler, file } = this.#config;
-    const failure = (message: string, err?: unknown): string => {
-      this.#failure = `${file}: ${message}`;
-      this.#logger.error(err === undefined ? {} : { err }, `site ${this.name} answers 503: ${this.#failure}`);
-      return this.#failure;
-    };
-    let namespace: Record<string, unknown>;
+    const { handler } = this.#config;
+    // Every step runs module code (evaluation, getters, createHandler), so
+    // every step is inside the try: a load fails, it never rejects.
+    let step = `cannot import ${handler}`;
     try {
-      namespace = (await import(pathToFileURL(handler).href)) as Record<string, unknown>;
-    } catch (err) {
-      return failure(`cannot import ${handler}: ${(err as Error)?.message ?? String(err)}`, err);
-    }
-    const fallback = namespace.default;
-    const createHandler = hasMethod(namespace, 'createHandler')
-      ? namespace.createHandler
-      : hasMethod(fallback, 'createHandler') ? fallback.createHandler : undefined;
-    let target: unknown = fallback;
-    if (createHandler !== undefined) {
-      const site: SiteContext = Object.freeze({
-        name: this.name,
-        domains: this.domains,
-        settings: this.#config.settings,
-        configDir: this.#configDir,
-        file,
-        logger: this.#logger,
-      });
-      try {
-        target = await createHandler(site);
-      } catch (err) {
-        return failure(`createHandler() in ${handler} failed: ${(err as Error)?.message ?? String(err)}`, err);
+      const namespace = (await import(pathToFileURL(handler).href)) as Record<string, unknown>;
+      step = `cannot read the exports of ${handler}`;
+      const fallback = namespace.default;
+      const owner = hasMethod(namespace, 'createHandler') ? namespace : hasMethod(fallback, 'createHandler') ? fallback : undefined;
+      let target: unknown = fallback;
+      if (owner !== undefined) {
+        step = `createHandler() in ${handler} failed`;
+        target = await owner.createHandler(this.#context());
+        step = `cannot read what createHandler() in ${handler} returned`;
       }
+      const listener = toListener(target);
+      if (listener === undefined) {
+        const found = owner !== undefined
+          ? `createHandler() returned ${describe(target)}`
+          : `its default export is ${describe(fallback)}; named exports: ${Object.keys(namespace).filter((k) => k !== 'default').join(', ') || 'none'}`;
+        return this.#loadFailed(`${handler} provides no request handler (a function, or an object with fetch()): ${found}`);
+      }
+      // Every close() among what createHandler returned, the default export
+      // and the module's own exports; each function once.
+      const closables = [target, fallback, namespace].filter((c): c is Closable => hasMethod(c, 'close'));
+      this.#closables = closables.filter((c, i) => closables.findIndex((other) => other.close === c.close) === i);
+      this.#listener = listener;
+      return undefined;
+    } catch (err) {
+      return this.#loadFailed(`${step}: ${(err as Error)?.message ?? String(err)}`, err);
     }
-    const listener = toListener(target);
-    if (listener === undefined) {
-      const found = createHandler !== undefined
-        ? `createHandler() returned ${describe(target)}`
-        : `its default export is ${describe(fallback)}; named exports: ${Object.keys(namespace).filter((k) => k !== 'default').join(', ') || 'none'}`;
-      return failure(`${handler} provides no request handler (a function, or an object with fetch()): ${found}`);
-    }
-    // Both the module's close() and that of what createHandler returned; once when they are one function.
-    const closables: Closable[] = hasMethod(target, 'close') ? [target] : [];
-    if (hasMethod(namespace, 'close') && namespace.close !== closables[0]?.close) closables.push(namespace as Closable);
-    this.#closables = closables;
-    this.#listener = listener;
-    return undefined;
+  }
+
+  #context(): SiteContext {
+    return Object.freeze({
+      name: this.name,
+      domains: this.domains,
+      settings: this.#config.settings,
+      configDir: this.#configDir,
+      file: this.file,
+      logger: this.#logger,
+    });
+  }
+
+  #loadFailed(message: string, err?: unknown): string {
+    this.#failure = `${this.file}: ${message}`;
+    this.#logger.error(err === undefined ? {} : { err }, `site ${this.name} answers 503: ${this.#failure}`);
+    return this.#failure;
   }
 }

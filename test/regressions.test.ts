@@ -1,0 +1,257 @@
+// Regressions found in review, each test named after what broke. Trees are
+// written to temp dirs so that each case reads top to bottom in one place.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { ConfigError, createApplication, SiteLoadError, type Application, type Logger } from '../src/index.ts';
+import { listen, rawRequest, request, statusOf, tempDir, writeTree } from './helpers.ts';
+
+interface Logged {
+  readonly level: string;
+  readonly msg: string;
+}
+
+function capture(): { logger: Logger; logged: Logged[] } {
+  const logged: Logged[] = [];
+  const at = (level: string) => (objOrMsg: unknown, msg?: string) =>
+    void logged.push({ level, msg: typeof objOrMsg === 'string' ? objOrMsg : (msg ?? '') });
+  const logger: Logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: () => logger };
+  return { logger, logged };
+}
+
+/** A tree in a temp dir, its application and a server on port 0; all closed after the test. */
+async function serve(t: TestContext, files: Record<string, string | { link: string }>) {
+  const dir = tempDir();
+  writeTree(dir.path, files);
+  const { logger, logged } = capture();
+  const app = createApplication(dir.path, { logger });
+  const running = await listen(app as unknown as http.RequestListener);
+  t.after(async () => {
+    await running.close();
+    await app.close();
+    dir.remove();
+  });
+  return { app, port: running.port, logged, dir: dir.path };
+}
+
+const site = (domain: string, module: string) => `[site]\ndomains = ${domain}\nhandler = ../${module}\n`;
+
+function configError(files: Record<string, string | { link: string }>, t: TestContext): ConfigError {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, files);
+  try {
+    createApplication(dir.path, { logger: capture().logger });
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err;
+  }
+  assert.fail('createApplication did not throw');
+}
+
+test('a fetch site that ignores a large POST body no longer stalls the keep-alive connection', async (t) => {
+  const { port } = await serve(t, {
+    'sites-enabled/f.ini': site('f.test', 'f.mjs'),
+    'f.mjs': "export default { fetch: () => new Response('ignored your body') };\n",
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const body = Buffer.alloc(1024 * 1024, 'x');
+  const post = () =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', agent, headers: { host: 'f.test' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.setTimeout(5_000, () => req.destroy(new Error('the second request stalled')));
+      req.on('error', reject);
+      req.end(body);
+    });
+  assert.deepEqual([await post(), await post()], [200, 200]);
+});
+
+test('a fetch site reads a body it asks for after an unread one on the same connection', async (t) => {
+  const { port } = await serve(t, {
+    'sites-enabled/f.ini': site('f.test', 'f.mjs'),
+    'f.mjs': "export default { fetch: async (r) => new Response(r.url.endsWith('/read') ? `got ${(await r.text()).length}` : 'skipped') };\n",
+  });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const skipped = await request(port, { host: 'f.test', method: 'POST', path: '/skip', body: 'x'.repeat(100_000) });
+  const read = await request(port, { host: 'f.test', method: 'POST', path: '/read', body: 'y'.repeat(100_000) });
+  assert.deepEqual([skipped.body, read.body], ['skipped', 'got 100000']);
+});
+
+test('a getter that throws while hostmux reads the exports gives 503, not a crashed process', async (t) => {
+  const { app, port, logged } = await serve(t, {
+    'sites-enabled/getter.ini': site('getter.test', 'getter.cjs'),
+    'sites-enabled/good.ini': site('good.test', 'good.mjs'),
+    'getter.cjs': "module.exports = { get createHandler() { throw new Error('getter exploded') } };\n",
+    'good.mjs': "export default (req, res) => res.end('good');\n",
+  });
+  assert.equal((await request(port, { host: 'getter.test' })).status, 503);
+  assert.equal((await request(port, { host: 'good.test' })).body, 'good');
+  assert.ok(logged.some((l) => l.level === 'error' && l.msg.includes('getter exploded')), JSON.stringify(logged));
+  await assert.rejects(app.ready(), (err: unknown) => err instanceof SiteLoadError && err.problems[0]!.site === 'getter');
+});
+
+test('close() of a default-export object that provides createHandler is called', async (t) => {
+  const { app, port } = await serve(t, {
+    'sites-enabled/obj.ini': site('obj.test', 'obj.mjs'),
+    'obj.mjs':
+      'export default {\n' +
+      "  createHandler: () => (req, res) => res.end('obj'),\n" +
+      "  close() { globalThis[Symbol.for('hostmux.test.obj-closed')] = true; },\n" +
+      '};\n',
+  });
+  assert.equal((await request(port, { host: 'obj.test' })).body, 'obj');
+  await app.close();
+  assert.equal((globalThis as Record<symbol, unknown>)[Symbol.for('hostmux.test.obj-closed')], true);
+});
+
+test('a client that leaves while the module loads does not reach the handler', async (t) => {
+  const release = Symbol.for('hostmux.test.release-load');
+  const calls = Symbol.for('hostmux.test.slow-calls');
+  const { port, logged } = await serve(t, {
+    'sites-enabled/slow.ini': site('slow.test', 'slow.mjs'),
+    'slow.mjs':
+      `await new Promise((resolve) => { globalThis[Symbol.for('hostmux.test.release-load')] = resolve; });\n` +
+      `export default { fetch: () => { globalThis[Symbol.for('hostmux.test.slow-calls')] = (globalThis[Symbol.for('hostmux.test.slow-calls')] ?? 0) + 1; return new Response('late'); } };\n`,
+  });
+  const global = globalThis as Record<symbol, unknown>;
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write('POST / HTTP/1.1\r\nHost: slow.test\r\nContent-Length: 10\r\n\r\nabc');
+  while (typeof global[release] !== 'function') await new Promise((resolve) => setImmediate(resolve));
+  socket.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  (global[release] as () => void)();
+  // A later request still loads nothing twice and is answered.
+  assert.equal((await request(port, { host: 'slow.test' })).body, 'late');
+  assert.equal(global[calls], 1, 'only the second request reached fetch()');
+  assert.deepEqual(logged.filter((l) => l.level === 'error'), []);
+});
+
+test('a 500 drops the headers the failed handler had set', async (t) => {
+  const { port } = await serve(t, {
+    'sites-enabled/h.ini': site('h.test', 'h.mjs'),
+    'h.mjs':
+      'export default (req, res) => {\n' +
+      "  res.setHeader('set-cookie', 'session=1');\n" +
+      "  res.setHeader('content-encoding', 'gzip');\n" +
+      "  throw new Error('after setting headers');\n" +
+      '};\n',
+  });
+  const reply = await request(port, { host: 'h.test' });
+  assert.equal(reply.status, 500);
+  assert.equal(reply.headers['set-cookie'], undefined);
+  assert.equal(reply.headers['content-encoding'], undefined);
+  assert.equal(reply.body, 'Internal Server Error\n');
+});
+
+test('a Response body that fails before its first chunk gives 500, not a dropped connection', async (t) => {
+  const { port } = await serve(t, {
+    'sites-enabled/b.ini': site('b.test', 'b.mjs'),
+    'b.mjs':
+      'export default { fetch: () => new Response(new ReadableStream({ pull(c) { c.error(new Error("no body today")); } })) };\n',
+  });
+  const reply = await request(port, { host: 'b.test' });
+  assert.equal(reply.status, 500);
+});
+
+test('a Response whose content-length does not match its body is not sent as a desynchronised stream', async (t) => {
+  const { port } = await serve(t, {
+    'sites-enabled/c.ini': site('c.test', 'c.mjs'),
+    'c.mjs': "export default { fetch: () => new Response('hello, world', { headers: { 'content-length': '2' } }) };\n",
+  });
+  const answer = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: c.test\r\n\r\nGET / HTTP/1.1\r\nHost: c.test\r\nConnection: close\r\n\r\n');
+  assert.ok(!answer.includes('llo, world'), `the rest of the body leaked onto the connection: ${JSON.stringify(answer)}`);
+});
+
+test('HEAD to a fetch site gets the head only; TRACE gets 501', async (t) => {
+  const { port } = await serve(t, {
+    'sites-enabled/f.ini': site('f.test', 'f.mjs'),
+    'f.mjs': "export default { fetch: (r) => new Response(`a body for ${r.method}`, { headers: { 'x-method': r.method } }) };\n",
+  });
+  const head = await request(port, { host: 'f.test', method: 'HEAD' });
+  assert.deepEqual([head.status, head.headers['x-method'], head.body], [200, 'HEAD', '']);
+  assert.equal((await request(port, { host: 'f.test', method: 'TRACE' })).status, 501);
+});
+
+test('HTTP/1.0 with an empty Host header is a 400, not an unmatched request', async (t) => {
+  const { port } = await serve(t, {
+    'hostmux.conf': '[server]\ndefault_site = d\n',
+    'sites-enabled/d.ini': site('d.test', 'd.mjs'),
+    'd.mjs': "export default (req, res) => res.end('default');\n",
+  });
+  assert.equal(statusOf(await rawRequest(port, 'GET / HTTP/1.0\r\nHost:\r\n\r\n')), 400);
+  assert.equal(statusOf(await rawRequest(port, 'GET / HTTP/1.0\r\n\r\n')), 200);
+});
+
+test('a dangling hostmux.conf symlink is a configuration error, not the defaults', (t) => {
+  const err = configError({ 'hostmux.conf': { link: 'nowhere.conf' }, 'sites-enabled/.keep': '' }, t);
+  assert.deepEqual(err.problems.map((p) => [p.file, p.message]), [['hostmux.conf', 'dangling symlink to "nowhere.conf"']]);
+});
+
+test('domains that could never match are configuration errors', (t) => {
+  const domains = ['a+b.test', 'x@y.test', 'c^d.test', 'e|f.test', 'g(h).test', 'www.!x.test', '{www,cdn.static}.a.test'];
+  const err = configError({ 'sites-enabled/a.ini': `[site]\ndomains = ${domains.join(', ')}\nredirect = https://a.example\n` }, t);
+  assert.equal(err.problems.length, domains.length, err.message);
+  for (const problem of err.problems) assert.equal(problem.key, 'domains');
+});
+
+test('a pattern with many ** against a long hostile host answers (no exponential backtracking)', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, { 'sites-enabled/x.ini': '[site]\ndomains = **.a.**.a.**.a.**.z.**.x.test\nredirect = https://x.example\n' });
+  const app = createApplication(dir.path, { logger: capture().logger });
+  const hostile = `${Array.from({ length: 123 }, () => 'a').join('.')}.x.test`;
+  assert.equal(app.match(hostile), null);
+  assert.deepEqual(app.match('a.a.a.z.x.test')?.wildcards, ['', '', '', '', '']);
+});
+
+test('ready() after close() rejects: a closed site does not serve', async (t) => {
+  const { app, port } = await serve(t, {
+    'sites-enabled/m.ini': site('m.test', 'm.mjs'),
+    'm.mjs': "export default (req, res) => res.end('m');\n",
+  });
+  await app.ready();
+  await app.close();
+  await assert.rejects(app.ready(), (err: unknown) => err instanceof SiteLoadError && /closed/.test(err.problems[0]!.message));
+  assert.equal((await request(port, { host: 'm.test' })).status, 503);
+});
+
+test('sites-file mistakes are reported: __proto__ sections, proxy keys on other kinds, a sites entry that is no glob', (t) => {
+  const err = configError({
+    'hostmux.conf': '[server]\nsites = sites-enabled/*.ini, sites-enabled\n',
+    'sites-enabled/a.ini': '[site]\ndomains = a.test\nredirect = https://a.example\nproxy_timeout = 5\n[__proto__]\nx = 1\n',
+  }, t);
+  assert.deepEqual(err.problems.map((p) => [p.file, p.section, p.key]), [
+    ['hostmux.conf', 'server', 'sites'],
+    ['sites-enabled/a.ini', '__proto__', undefined],
+    ['sites-enabled/a.ini', 'site', 'proxy_timeout'],
+  ]);
+});
+
+test('an absolute sites glob reads that directory', (t) => {
+  const elsewhere = tempDir();
+  t.after(elsewhere.remove);
+  writeTree(elsewhere.path, { 'a.ini': '[site]\ndomains = a.test\nredirect = https://a.example\n' });
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, { 'hostmux.conf': `[server]\nsites = ${join(elsewhere.path, '*.ini')}\n` });
+  const app: Application = createApplication(dir.path, { logger: capture().logger });
+  assert.deepEqual(app.sites.map((s) => s.name), ['a']);
+});
+
+test('the application function carries no string-named internals', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, { 'sites-enabled/.keep': '' });
+  const app = createApplication(dir.path);
+  assert.deepEqual(Object.getOwnPropertyNames(app).filter((k) => !['length', 'name', 'prototype'].includes(k)).sort(), ['close', 'match', 'ready', 'sites']);
+  assert.equal(app.length, 3);
+});
