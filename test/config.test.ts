@@ -5,19 +5,13 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, createApplication, type ConfigProblem, type Logger } from '../src/index.ts';
-import { FIXTURES, listen, request, tempDir, writeTree } from './helpers.ts';
+import { ConfigError, createApplication, type ConfigProblem } from '../src/index.ts';
+import { captureLogger, FIXTURES, listen, request, tempDir, writeTree } from './helpers.ts';
 
 const CASES = join(FIXTURES, 'config');
 const fixture = (name: string): string => join(CASES, name);
 
-const silent: Logger = {
-  error() {},
-  warn() {},
-  info() {},
-  debug() {},
-  child: () => silent,
-};
+const silent = captureLogger();
 
 /** The ConfigError that `createApplication(dir)` throws (fails the test if it does not). */
 function configErrorOf(dir: string): ConfigError {

@@ -6,6 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '../src/index.ts';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -115,4 +116,32 @@ export function writeTree(root: string, files: Record<string, string | { link: s
     else symlinkSync(content.link, full);
   }
   return root;
+}
+
+export interface LogRecord {
+  readonly level: 'error' | 'warn' | 'info' | 'debug';
+  /** What child loggers added (`{ site: 'blog' }`). */
+  readonly bindings: Record<string, unknown>;
+  /** The object argument (`{ err }`), `{}` for a message alone. */
+  readonly obj: Record<string, unknown>;
+  readonly msg: string;
+}
+
+/** A pino-shaped logger that keeps every record, so tests read them and stderr stays clean. */
+export function captureLogger(
+  records: LogRecord[] = [],
+  bindings: Record<string, unknown> = {},
+): Logger & { readonly records: LogRecord[] } {
+  const at = (level: LogRecord['level']) => (objOrMsg: unknown, msg?: string) => {
+    if (typeof objOrMsg === 'string') records.push({ level, bindings, obj: {}, msg: objOrMsg });
+    else records.push({ level, bindings, obj: (objOrMsg ?? {}) as Record<string, unknown>, msg: msg ?? '' });
+  };
+  return {
+    records,
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    child: (more) => captureLogger(records, { ...bindings, ...more }),
+  };
 }

@@ -6,27 +6,15 @@ import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { ConfigError, createApplication, SiteLoadError, type Application, type Logger } from '../src/index.ts';
-import { listen, rawRequest, request, statusOf, tempDir, writeTree } from './helpers.ts';
-
-interface Logged {
-  readonly level: string;
-  readonly msg: string;
-}
-
-function capture(): { logger: Logger; logged: Logged[] } {
-  const logged: Logged[] = [];
-  const at = (level: string) => (objOrMsg: unknown, msg?: string) =>
-    void logged.push({ level, msg: typeof objOrMsg === 'string' ? objOrMsg : (msg ?? '') });
-  const logger: Logger = { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug'), child: () => logger };
-  return { logger, logged };
-}
+import { ConfigError, createApplication, SiteLoadError, type Application } from '../src/index.ts';
+import { captureLogger, listen, rawRequest, request, statusOf, tempDir, writeTree } from './helpers.ts';
 
 /** A tree in a temp dir, its application and a server on port 0; all closed after the test. */
 async function serve(t: TestContext, files: Record<string, string | { link: string }>) {
   const dir = tempDir();
   writeTree(dir.path, files);
-  const { logger, logged } = capture();
+  const logger = captureLogger();
+  const logged = logger.records;
   const app = createApplication(dir.path, { logger });
   const running = await listen(app as unknown as http.RequestListener);
   t.after(async () => {
@@ -44,7 +32,7 @@ function configError(files: Record<string, string | { link: string }>, t: TestCo
   t.after(dir.remove);
   writeTree(dir.path, files);
   try {
-    createApplication(dir.path, { logger: capture().logger });
+    createApplication(dir.path, { logger: captureLogger() });
   } catch (err) {
     assert.ok(err instanceof ConfigError, String(err));
     return err;
@@ -207,7 +195,7 @@ test('a pattern with many ** against a long hostile host answers (no exponential
   const dir = tempDir();
   t.after(dir.remove);
   writeTree(dir.path, { 'sites-enabled/x.ini': '[site]\ndomains = **.a.**.a.**.a.**.z.**.x.test\nredirect = https://x.example\n' });
-  const app = createApplication(dir.path, { logger: capture().logger });
+  const app = createApplication(dir.path, { logger: captureLogger() });
   const hostile = `${Array.from({ length: 123 }, () => 'a').join('.')}.x.test`;
   assert.equal(app.match(hostile), null);
   assert.deepEqual(app.match('a.a.a.z.x.test')?.wildcards, ['', '', '', '', '']);
@@ -243,7 +231,7 @@ test('an absolute sites glob reads that directory', (t) => {
   const dir = tempDir();
   t.after(dir.remove);
   writeTree(dir.path, { 'hostmux.conf': `[server]\nsites = ${join(elsewhere.path, '*.ini')}\n` });
-  const app: Application = createApplication(dir.path, { logger: capture().logger });
+  const app: Application = createApplication(dir.path, { logger: captureLogger() });
   assert.deepEqual(app.sites.map((s) => s.name), ['a']);
 });
 

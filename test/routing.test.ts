@@ -8,36 +8,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, createApplication, type Application, type ApplicationOptions, type Logger } from '../src/index.ts';
-import { FIXTURES, listen, rawRequest, request, statusOf, tempDir, type Running } from './helpers.ts';
+import { ConfigError, createApplication, type Application, type ApplicationOptions } from '../src/index.ts';
+import { captureLogger, FIXTURES, listen, rawRequest, request, statusOf, tempDir, type LogRecord, type Running } from './helpers.ts';
 
 const ROUTING = join(FIXTURES, 'routing');
 const SITE_MODULE = join(ROUTING, 'site.mjs');
 const tree = (name: string): string => join(ROUTING, name);
-
-// ---------------------------------------------------------------------------
-// A logger that keeps records instead of printing them.
-
-interface LogRecord {
-  readonly level: 'error' | 'warn' | 'info' | 'debug';
-  readonly bindings: Record<string, unknown>;
-  readonly obj: unknown;
-  readonly msg: string | undefined;
-}
-
-function captureLogger(records: LogRecord[] = [], bindings: Record<string, unknown> = {}): Logger & { records: LogRecord[] } {
-  const at = (level: LogRecord['level']) => (obj: unknown, msg?: string) => {
-    records.push({ level, bindings, obj, msg });
-  };
-  return {
-    records,
-    error: at('error'),
-    warn: at('warn'),
-    info: at('info'),
-    debug: at('debug'),
-    child: (more) => captureLogger(records, { ...bindings, ...more }),
-  };
-}
 
 /** Fails when hostmux logged a warning or an error since `from` (a record index). */
 function assertNoTrouble(records: readonly LogRecord[], from = 0): void {

@@ -6,8 +6,8 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
-import { createApplication, siteOf, SiteLoadError, type Application, type Logger } from '../src/index.ts';
-import { FIXTURES, listen, request, type Running } from './helpers.ts';
+import { createApplication, siteOf, SiteLoadError, type Application } from '../src/index.ts';
+import { captureLogger, FIXTURES, listen, request, type LogRecord, type Running } from './helpers.ts';
 
 const SITES = join(FIXTURES, 'sites');
 
@@ -16,32 +16,6 @@ const HANG_GUARD = { timeout: 10_000 };
 
 // ---------------------------------------------------------------------------
 // Harness
-
-interface LogRecord {
-  readonly level: 'error' | 'warn' | 'info' | 'debug';
-  readonly bindings: Record<string, unknown>;
-  readonly obj: Record<string, unknown>;
-  readonly msg: string;
-}
-
-/** A pino-shaped logger that keeps every record, so tests can read them and stderr stays clean. */
-function captureLogs(): { logger: Logger; records: LogRecord[] } {
-  const records: LogRecord[] = [];
-  const make = (bindings: Record<string, unknown>): Logger => {
-    const log = (level: LogRecord['level']) => (objOrMsg: unknown, msg?: string) => {
-      if (typeof objOrMsg === 'string') records.push({ level, bindings, obj: {}, msg: objOrMsg });
-      else records.push({ level, bindings, obj: (objOrMsg ?? {}) as Record<string, unknown>, msg: msg ?? '' });
-    };
-    return {
-      error: log('error'),
-      warn: log('warn'),
-      info: log('info'),
-      debug: log('debug'),
-      child: (more) => make({ ...bindings, ...more }),
-    };
-  };
-  return { logger: make({}), records };
-}
 
 interface Harness {
   readonly app: Application;
@@ -54,7 +28,8 @@ interface Harness {
 
 /** createApplication on a fixture tree, served on port 0, logging into `records`. */
 async function start(fixture: string, wrap?: (app: Application) => http.RequestListener): Promise<Harness> {
-  const { logger, records } = captureLogs();
+  const logger = captureLogger();
+  const records = logger.records;
   const app = createApplication(join(SITES, fixture), { logger });
   const server = await listen(wrap === undefined ? app : wrap(app));
   return {
