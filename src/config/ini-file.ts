@@ -1,6 +1,6 @@
 import ini from 'ini';
 import type { ConfigProblem } from '../errors.js';
-import { splitOutsideGroups } from '../routing/pattern.js';
+import { splitOutsideGroups } from '../routing/glob-syntax.js';
 import { expandEnv } from './env.js';
 
 /**
