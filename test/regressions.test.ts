@@ -40,25 +40,37 @@ function configError(files: Record<string, string | { link: string }>, t: TestCo
   assert.fail('createApplication did not throw');
 }
 
+/** A POST on `agent` (keep-alive, one socket): every call shares one connection. */
+function postOn(agent: http.Agent, port: number, path: string, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { host: 'f.test' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error(`POST ${path} stalled on the kept-alive connection`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function keepAliveAgent(t: TestContext): http.Agent {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  return agent;
+}
+
 test('a fetch site that ignores a large POST body no longer stalls the keep-alive connection', async (t) => {
   const { port } = await serve(t, {
     'sites-enabled/f.ini': site('f.test', 'f.mjs'),
     'f.mjs': "export default { fetch: () => new Response('ignored your body') };\n",
   });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  t.after(() => agent.destroy());
+  const agent = keepAliveAgent(t);
   const body = Buffer.alloc(1024 * 1024, 'x');
-  const post = () =>
-    new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', agent, headers: { host: 'f.test' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      });
-      req.setTimeout(5_000, () => req.destroy(new Error('the second request stalled')));
-      req.on('error', reject);
-      req.end(body);
-    });
-  assert.deepEqual([await post(), await post()], [200, 200]);
+  const first = await postOn(agent, port, '/', body);
+  const second = await postOn(agent, port, '/', body);
+  assert.deepEqual([first.status, second.status], [200, 200]);
 });
 
 test('a fetch site reads a body it asks for after an unread one on the same connection', async (t) => {
@@ -66,10 +78,9 @@ test('a fetch site reads a body it asks for after an unread one on the same conn
     'sites-enabled/f.ini': site('f.test', 'f.mjs'),
     'f.mjs': "export default { fetch: async (r) => new Response(r.url.endsWith('/read') ? `got ${(await r.text()).length}` : 'skipped') };\n",
   });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  t.after(() => agent.destroy());
-  const skipped = await request(port, { host: 'f.test', method: 'POST', path: '/skip', body: 'x'.repeat(100_000) });
-  const read = await request(port, { host: 'f.test', method: 'POST', path: '/read', body: 'y'.repeat(100_000) });
+  const agent = keepAliveAgent(t);
+  const skipped = await postOn(agent, port, '/skip', Buffer.alloc(1024 * 1024, 'x'));
+  const read = await postOn(agent, port, '/read', Buffer.alloc(100_000, 'y'));
   assert.deepEqual([skipped.body, read.body], ['skipped', 'got 100000']);
 });
 
