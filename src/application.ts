@@ -11,6 +11,7 @@ import { NO_WILDCARDS, type RoutingTable } from './routing/table.js';
 import { sendStatus, type AnyResponse } from './respond.js';
 import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
+import { ProxySite } from './sites/proxy-site.js';
 import { RedirectSite } from './sites/redirect-site.js';
 import type { Site } from './sites/site.js';
 
@@ -47,8 +48,8 @@ export interface RouteMatch {
 export interface SiteDescriptor {
   /** The site's name (`name =`, else the file name without `.ini`). */
   readonly name: string;
-  /** `'module'` for `handler =`, `'redirect'` for `redirect =`. */
-  readonly kind: 'module' | 'redirect';
+  /** `'module'` for `handler =`, `'proxy'` for `proxy =`, `'redirect'` for `redirect =`. */
+  readonly kind: 'module' | 'proxy' | 'redirect';
   /** Normalised domains and patterns, as configured. */
   readonly domains: readonly string[];
   /** The site file, relative to the config dir. */
@@ -125,9 +126,12 @@ function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => rank(a.file) - rank(b.file) || byteOrder(a.file, b.file));
 }
 
-function createSite(file: SiteFile, domains: readonly string[], configDir: string, logger: Logger): Site {
+function createSite(file: SiteFile, domains: readonly string[], configDir: string, logger: Logger, trustProxy: boolean): Site {
+  let siteLogger: Logger | undefined;
+  const log = () => (siteLogger ??= logger.child({ site: file.name }));
   if (file.kind === 'redirect') return new RedirectSite(file, domains);
-  return new ModuleSite(file, domains, configDir, logger);
+  if (file.kind === 'proxy') return new ProxySite(file, domains, log, trustProxy);
+  return new ModuleSite(file, domains, configDir, log);
 }
 
 /** Reads the tree and builds everything a request needs; throws ConfigError. */
@@ -137,7 +141,7 @@ function load(configDir: string, options: ApplicationOptions, logger: Logger): S
   const routes: SiteRoutes<Endpoint>[] = [];
   const sites: Site[] = [];
   for (const file of tree.sites) {
-    const site = createSite(file, file.domains.map((d) => d.text), configDir, logger);
+    const site = createSite(file, file.domains.map((d) => d.text), configDir, logger, options.trustProxy ?? tree.server.trustProxy ?? false);
     sites.push(site);
     routes.push({
       name: site.name,

@@ -1,5 +1,6 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
+import type { Duplex } from 'node:stream';
 
 /**
  * A response as the application receives it: HTTP/1 or the HTTP/2 compatibility API.
@@ -44,4 +45,20 @@ export function sendStatus(res: AnyResponse, status: number): void {
   // A bad request may have left unread bytes behind: do not reuse the connection.
   if (status === 400 && !('stream' in res)) res.setHeader('connection', 'close');
   res.end(body);
+}
+
+/**
+ * Answers an upgrade request hostmux cannot serve: a complete HTTP/1.1
+ * response on the raw socket, which is then closed.
+ */
+export function rejectUpgrade(socket: Duplex, status: number): void {
+  if (socket.destroyed) return;
+  const body = BODIES[status] ?? `${status}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'content-type: text/plain; charset=utf-8\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      'connection: close\r\n\r\n' +
+      body,
+  );
 }

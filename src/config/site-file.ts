@@ -34,7 +34,19 @@ export interface RedirectSiteFile extends SiteFileBase {
   readonly status: number;
 }
 
-export type SiteFile = ModuleSiteFile | RedirectSiteFile;
+export interface ProxySiteFile extends SiteFileBase {
+  readonly kind: 'proxy';
+  /** The upstream's origin, `http://127.0.0.1:9001`. */
+  readonly origin: string;
+  /** A path the upstream URL had, without a trailing slash ('' for none): prepended to the request path. */
+  readonly pathPrefix: string;
+  /** `proxy_timeout`, in milliseconds. */
+  readonly timeout: number;
+  /** `proxy_host`: which Host the upstream sees. */
+  readonly host: 'preserve' | 'upstream';
+}
+
+export type SiteFile = ModuleSiteFile | ProxySiteFile | RedirectSiteFile;
 
 const SITE_KEYS = new Set(['name', 'domains', 'handler', 'proxy', 'redirect', 'redirect_status', 'proxy_timeout', 'proxy_host']);
 const KIND_KEYS = ['handler', 'proxy', 'redirect'] as const;

@@ -1,10 +1,12 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
-import { isClosed, sendStatus, type AnyResponse } from '../respond.js';
+import { isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
-import type { Site } from './site.js';
+import type { LoggerSource, Site } from './site.js';
 
 /**
  * What a site module's `createHandler(site)` receives.
@@ -26,6 +28,7 @@ export interface SiteContext {
 }
 
 type Listener = (req: AnyRequest, res: AnyResponse) => unknown;
+type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => unknown;
 type Closable = { close(): unknown };
 
 function describe(value: unknown): string {
@@ -61,27 +64,22 @@ export class ModuleSite implements Site {
   readonly domains: readonly string[];
   readonly #config: ModuleSiteFile;
   readonly #configDir: string;
-  readonly #parentLogger: Logger;
-  #siteLogger: Logger | undefined;
+  readonly #logger: LoggerSource;
   #listener: Listener | undefined;
+  #upgrade: UpgradeListener | undefined;
   #failure: string | undefined;
   #loading: Promise<string | undefined> | undefined;
   /** What createHandler returned, then the module: each with a close() of its own. */
   #closables: readonly Closable[] = [];
   #closed = false;
 
-  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: Logger) {
+  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: LoggerSource) {
     this.name = config.name;
     this.file = config.file;
     this.domains = domains;
     this.#config = config;
     this.#configDir = configDir;
-    this.#parentLogger = logger;
-  }
-
-  /** The site's own logger, made when first needed: most of 10,000 sites never log. */
-  get #logger(): Logger {
-    return (this.#siteLogger ??= this.#parentLogger.child({ site: this.name }));
+    this.#logger = logger;
   }
 
   handle(req: AnyRequest, res: AnyResponse): void {
@@ -96,6 +94,26 @@ export class ModuleSite implements Site {
     }
   }
 
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const upgrade = this.#upgrade;
+    if (upgrade !== undefined) {
+      try {
+        const result = upgrade(req, socket, head);
+        if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+          (result as Promise<unknown>).then(undefined, (err: unknown) => this.#upgradeFailed(err, socket));
+        }
+      } catch (err) {
+        this.#upgradeFailed(err, socket);
+      }
+    } else if (this.#listener !== undefined) {
+      rejectUpgrade(socket, 400);
+    } else if (this.#failure !== undefined) {
+      rejectUpgrade(socket, 503);
+    } else {
+      void this.load().then(() => socket.destroyed || this.upgrade(req, socket, head));
+    }
+  }
+
   load(): Promise<string | undefined> {
     if (this.#closed) return Promise.resolve(this.#failure);
     return (this.#loading ??= this.#import());
@@ -105,6 +123,7 @@ export class ModuleSite implements Site {
     await this.#loading;
     const closables = this.#closables;
     this.#listener = undefined;
+    this.#upgrade = undefined;
     this.#closables = [];
     this.#closed = true;
     this.#failure ??= `${this.file}: the site is closed`;
@@ -112,7 +131,7 @@ export class ModuleSite implements Site {
       try {
         await closable.close();
       } catch (err) {
-        this.#logger.error({ err }, `site ${this.name}: close() failed`);
+        this.#logger().error({ err }, `site ${this.name}: close() failed`);
       }
     }
   }
@@ -128,8 +147,14 @@ export class ModuleSite implements Site {
     }
   }
 
+  #upgradeFailed(err: unknown, socket: Duplex): void {
+    this.#logger().error({ err }, `site ${this.name}: the upgrade handler failed`);
+    // What the handler already wrote is unknown: a response now could corrupt it.
+    socket.destroy();
+  }
+
   #failed(err: unknown, res: AnyResponse): void {
-    this.#logger.error({ err }, `site ${this.name}: the handler failed`);
+    this.#logger().error({ err }, `site ${this.name}: the handler failed`);
     sendStatus(res, 500);
   }
 
@@ -160,6 +185,14 @@ export class ModuleSite implements Site {
       // and the module's own exports; each function once.
       const closables = [target, fallback, namespace].filter((c): c is Closable => hasMethod(c, 'close'));
       this.#closables = closables.filter((c, i) => closables.findIndex((other) => other.close === c.close) === i);
+      // `upgrade` beside the handler (on what createHandler returned, or the
+      // default export), else a named export of the module.
+      step = `cannot read the upgrade export of ${handler}`;
+      const upgradeOwner = [target, fallback, namespace].find((c) => hasMethod(c, 'upgrade'));
+      if (upgradeOwner !== undefined) {
+        const owner = upgradeOwner as { upgrade: UpgradeListener };
+        this.#upgrade = (req, socket, head) => owner.upgrade(req, socket, head);
+      }
       this.#listener = listener;
       return undefined;
     } catch (err) {
@@ -174,13 +207,13 @@ export class ModuleSite implements Site {
       settings: this.#config.settings,
       configDir: this.#configDir,
       file: this.file,
-      logger: this.#logger,
+      logger: this.#logger(),
     });
   }
 
   #loadFailed(message: string, err?: unknown): string {
     this.#failure = `${this.file}: ${message}`;
-    this.#logger.error(err === undefined ? {} : { err }, `site ${this.name} answers 503: ${this.#failure}`);
+    this.#logger().error(err === undefined ? {} : { err }, `site ${this.name} answers 503: ${this.#failure}`);
     return this.#failure;
   }
 }

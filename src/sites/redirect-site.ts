@@ -1,6 +1,7 @@
+import type { Duplex } from 'node:stream';
 import type { RedirectSiteFile } from '../config/site-file.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
-import type { AnyResponse } from '../respond.js';
+import { rejectUpgrade, type AnyResponse } from '../respond.js';
 import type { Site } from './site.js';
 
 /** A `redirect =` site: the configured target plus the request's path and query. */
@@ -25,6 +26,10 @@ export class RedirectSite implements Site {
     res.setHeader('location', this.#location + originForm(req.url ?? '/'));
     res.setHeader('content-length', 0);
     res.end();
+  }
+
+  upgrade(_req: unknown, socket: Duplex): void {
+    rejectUpgrade(socket, 400);
   }
 
   load(): Promise<undefined> {

@@ -1,15 +1,29 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import type { AnyResponse } from '../respond.js';
+
+/** The kinds of site, one per `[site]` key: `handler`, `proxy`, `redirect`. */
+export type SiteKind = 'module' | 'proxy' | 'redirect';
+
+/** The site's logger, made when first needed: most of 10,000 sites never log. */
+export type LoggerSource = () => Logger;
 
 /** What every kind of site does for the application. */
 export interface Site {
   readonly name: string;
-  readonly kind: 'module' | 'redirect';
+  readonly kind: SiteKind;
   /** The site file, relative to the config dir. */
   readonly file: string;
   /** Normalised domains and patterns. */
   readonly domains: readonly string[];
   handle(req: AnyRequest, res: AnyResponse): void;
+  /**
+   * Serves an HTTP upgrade the application routed here. A site that cannot
+   * writes a complete HTTP/1.1 error response and closes the socket.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Loads what the site needs; resolves with why it failed, or undefined. Never rejects. */
   load(): Promise<string | undefined>;
   /** Releases what the site holds. Never rejects. */
