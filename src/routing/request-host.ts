@@ -71,9 +71,11 @@ function trustedForwardedHost(req: AnyRequest): string | undefined {
  * absolute-form target, else HTTP/2 `:authority`, else the Host header; with
  * `trustProxy`, a forwarded host replaces them. Returns `''` when the request
  * has no host at all (HTTP/1.0), `undefined` when it must be answered 400.
+ * `forwarded`, when given, is the forwarded host a host framework already
+ * chose (Fastify's `request.host`), read instead of the headers.
  * The Host header is validated whatever supplies the host.
  */
-export function requestHost(req: AnyRequest, trustProxy: boolean): string | undefined {
+export function requestHost(req: AnyRequest, trustProxy: boolean, forwarded?: string): string | undefined {
   const header = hostHeader(req);
   if (header === undefined) return INVALID_HOST;
   let host = '';
@@ -103,7 +105,7 @@ export function requestHost(req: AnyRequest, trustProxy: boolean): string | unde
     }
   }
   if (trustProxy) {
-    const forwarded = trustedForwardedHost(req);
+    forwarded ??= trustedForwardedHost(req);
     if (forwarded !== undefined) {
       const normal = normalizeHost(forwarded);
       if (normal === undefined) return INVALID_HOST;
