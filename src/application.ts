@@ -1,19 +1,22 @@
+import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { byteOrder } from './config/discover.js';
-import { readTree } from './config/tree.js';
-import type { SiteFile } from './config/site-file.js';
+import { readTree, type TreeSite } from './config/tree.js';
 import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
-import { createConsoleLogger, type Logger } from './logger.js';
+import { INTERNAL, type ApplicationInternals } from './internal.js';
+import type { Logger } from './logger.js';
+import { loadLogging, type Logging } from './logging/index.js';
 import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
 import { NO_WILDCARDS, type RoutingTable } from './routing/table.js';
-import { sendStatus, type AnyResponse } from './respond.js';
+import { rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
 import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
 import { RedirectSite } from './sites/redirect-site.js';
-import type { Site } from './sites/site.js';
+import type { LoggerSource, Site } from './sites/site.js';
 
 /**
  * Options of `createApplication`; each overrides the configuration files.
@@ -85,21 +88,72 @@ export interface Application {
    * naming every site that failed; the others are loaded and serve
    */
   ready(): Promise<void>;
-  /** Closes every loaded site (calls and awaits its `close()`). */
+  /**
+   * Re-reads the tree and swaps to it atomically: each request is routed
+   * wholly by the old configuration or wholly by the new. Sites whose site
+   * file and handler file are unchanged keep their loaded instance; changed
+   * sites get a fresh one; removed and replaced sites are closed once their
+   * in-flight requests have finished. Reloads run one at a time.
+   * @returns the names of the sites added, removed, reloaded and kept
+   * @throws `ConfigError`, as a rejection, when the new tree has any
+   * problem; the old configuration then keeps serving
+   */
+  reload(): Promise<ReloadResult>;
+  /**
+   * Routes an HTTP upgrade (WebSocket) by host: to the module's `upgrade`
+   * export, or through a proxy site to its upstream. Anything else gets a
+   * complete HTTP error response and the socket is closed. Wire it as
+   * `server.on('upgrade', app.upgrade)`.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes every loaded site (calls and awaits its `close()`), then the log files. */
   close(): Promise<void>;
+}
+
+/**
+ * What `app.reload()` changed, as site names.
+ * @public
+ */
+export interface ReloadResult {
+  /** Sites that are new. */
+  readonly added: readonly string[];
+  /** Sites that are gone; each was closed after its in-flight requests. */
+  readonly removed: readonly string[];
+  /** Sites whose site file, handler file or logging changed: a fresh instance. */
+  readonly reloaded: readonly string[];
+  /** Sites left as they were, with their loaded module and its state. */
+  readonly kept: readonly string[];
+}
+
+/**
+ * A site of a running configuration. A reload that keeps the site keeps
+ * its entry, in-flight count included.
+ */
+interface Entry {
+  readonly site: Site;
+  /** The site file's text, which a reload compares. */
+  readonly source: string;
+  /** Requests handed to the site whose response has not closed. */
+  inFlight: number;
+  /** Set while a retired site waits for its last request. */
+  drained: (() => void) | undefined;
 }
 
 /** Per exact domain, a prebuilt `SiteInfo`, so that exact hits allocate nothing. */
 interface Endpoint {
-  readonly site: Site;
+  readonly entry: Entry;
   readonly info: SiteInfo | undefined;
 }
 
+/** One configuration: what a request is routed by. A reload replaces it whole. */
 interface State {
   readonly table: RoutingTable<Endpoint>;
-  readonly sites: readonly Site[];
-  readonly defaultSite: Site | undefined;
-  readonly trustProxy: boolean;
+  readonly entries: readonly Entry[];
+  readonly defaultEntry: Entry | undefined;
+  /** undefined: `trust_proxy` is unset and the host framework decides. */
+  readonly trustProxy: boolean | undefined;
+  readonly logging: Logging;
+  readonly descriptors: readonly SiteDescriptor[];
 }
 
 function optionError(message: string): TypeError {
@@ -120,74 +174,185 @@ function checkOptions(options: ApplicationOptions): void {
   }
 }
 
-/** Problems sorted by file (the directory, hostmux.conf, then site files in byte order), stably. */
+/** Problems sorted by file (the directory, hostmux.conf, then other files in byte order), stably. */
 function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
   const rank = (file: string) => (file === '.' ? 0 : file === 'hostmux.conf' ? 1 : 2);
   return problems.sort((a, b) => rank(a.file) - rank(b.file) || byteOrder(a.file, b.file));
 }
 
-function createSite(file: SiteFile, domains: readonly string[], configDir: string, logger: Logger, trustProxy: boolean): Site {
-  let siteLogger: Logger | undefined;
-  const log = () => (siteLogger ??= logger.child({ site: file.name }));
+function createSite(file: TreeSite, configDir: string, logging: Logging, trustProxy: boolean, fresh: boolean): Site {
+  const domains = file.domains.map((d) => d.text);
+  let logger: Logger | undefined;
+  const log: LoggerSource = () => (logger ??= logging.logger(`site.${file.name}`));
   if (file.kind === 'redirect') return new RedirectSite(file, domains);
   if (file.kind === 'proxy') return new ProxySite(file, domains, log, trustProxy);
-  return new ModuleSite(file, domains, configDir, log);
+  return new ModuleSite(file, domains, configDir, log, fresh);
 }
 
-/** Reads the tree and builds everything a request needs; throws ConfigError. */
-function load(configDir: string, options: ApplicationOptions, logger: Logger): State {
-  const problems: ConfigProblem[] = [];
-  const tree = readTree(configDir, problems);
+/** Whether a reload may keep `entry` for the site read from `file`: same file, same text, same handler. */
+async function keeps(entry: Entry | undefined, file: TreeSite): Promise<boolean> {
+  if (entry === undefined || entry.site.file !== file.file || entry.source !== file.source) return false;
+  return !(entry.site instanceof ModuleSite) || (await entry.site.handlerUnchanged());
+}
+
+/**
+ * Builds a configuration from a tree; `reuse` gives the entry a reload
+ * keeps for a site. Throws ConfigError with every problem of the tree.
+ */
+function build(
+  configDir: string,
+  tree: ReturnType<typeof readTree>,
+  logging: Logging,
+  options: ApplicationOptions,
+  problems: ConfigProblem[],
+  reuse: (file: TreeSite) => Entry | undefined,
+  fresh: boolean,
+): State {
+  const trustProxy = options.trustProxy ?? tree.server.trustProxy;
   const routes: SiteRoutes<Endpoint>[] = [];
-  const sites: Site[] = [];
+  const entries: Entry[] = [];
   for (const file of tree.sites) {
-    const site = createSite(file, file.domains.map((d) => d.text), configDir, logger, options.trustProxy ?? tree.server.trustProxy ?? false);
-    sites.push(site);
+    const entry = reuse(file) ?? {
+      site: createSite(file, configDir, logging, trustProxy ?? false, fresh),
+      source: file.source,
+      inFlight: 0,
+      drained: undefined,
+    };
+    entries.push(entry);
     routes.push({
-      name: site.name,
-      file: site.file,
+      name: file.name,
+      file: file.file,
       domains: file.domains,
       ownerFor: (exact) => ({
-        site,
-        info: exact === undefined ? undefined : Object.freeze({ name: site.name, hostname: exact, wildcards: NO_WILDCARDS }),
+        entry,
+        info: exact === undefined ? undefined : Object.freeze({ name: file.name, hostname: exact, wildcards: NO_WILDCARDS }),
       }),
     });
   }
   const table = buildRoutingTable(routes, problems);
   const defaultName = tree.server.defaultSite;
-  const fromFile = sites.find((site) => site.name === defaultName);
+  const fromFile = entries.find((entry) => entry.site.name === defaultName);
   if (defaultName !== undefined && fromFile === undefined) {
     problems.push({ file: 'hostmux.conf', section: 'server', key: 'default_site', message: `names no enabled site: "${defaultName}"` });
   }
   if (problems.length > 0) throw new ConfigError(inFileOrder(problems));
-  let defaultSite = fromFile;
+  let defaultEntry = fromFile;
   if (options.defaultSite !== undefined) {
-    defaultSite = sites.find((site) => site.name === options.defaultSite);
-    if (defaultSite === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
+    defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
+    if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
-  return { table, sites, defaultSite, trustProxy: options.trustProxy ?? tree.server.trustProxy ?? false };
+  const descriptors = Object.freeze(
+    entries.map(({ site }) => Object.freeze({ name: site.name, kind: site.kind, domains: site.domains, file: site.file })),
+  );
+  return { table, entries, defaultEntry, trustProxy, logging, descriptors };
 }
 
-/** Routes one request: 400 for a bad host, else its site, the default, `next()` or 404. */
-function dispatch(state: State, req: AnyRequest, res: AnyResponse, next: ((err?: unknown) => void) | undefined): void {
-  const host = requestHost(req, state.trustProxy);
-  if (host === undefined) return sendStatus(res, 400);
+/** Reads the tree and its logging configuration; problems go onto `problems`. */
+function read(configDir: string, options: ApplicationOptions, problems: ConfigProblem[]) {
+  const tree = readTree(configDir, problems);
+  const logging = loadLogging(configDir, tree.server.logging, options.logger, problems);
+  return { tree, logging };
+}
+
+const TRACKED = Symbol('hostmux.entry');
+type Tracked = AnyResponse & { [TRACKED]?: Entry };
+
+/** Shared by every response (no closure per request): one request of the entry is over. */
+function release(this: Tracked): void {
+  const entry = this[TRACKED]!;
+  if (--entry.inFlight === 0 && entry.drained !== undefined) entry.drained();
+}
+
+/** Resolves once the entry has no request in flight; for a site a reload retired. */
+function drain(entry: Entry): Promise<void> {
+  if (entry.inFlight === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    entry.drained = resolve;
+  });
+}
+
+/**
+ * Under Express, when `trust_proxy` is unset: Express's `trust proxy`
+ * setting decides whether the connecting address may forward a host.
+ */
+function frameworkTrusts(req: AnyRequest): boolean {
+  const express = (req as { app?: { get?: (name: string) => unknown } }).app;
+  if (typeof express?.get !== 'function') return false;
+  const trust = express.get('trust proxy fn');
+  return typeof trust === 'function' && trust(req.socket?.remoteAddress, 0) === true;
+}
+
+/**
+ * Routes one request: 400 for a bad host, else its site, the default site,
+ * or — when nothing claims the host — `next()` / 404 (`take` returns false
+ * instead of either, for the Fastify plugin).
+ */
+function dispatch(
+  state: State,
+  req: AnyRequest,
+  res: AnyResponse,
+  next: ((err?: unknown) => void) | undefined,
+  forwarded: string | undefined,
+  fallThrough: boolean,
+): boolean {
+  const trust = state.trustProxy ?? (forwarded !== undefined || frameworkTrusts(req));
+  const host = requestHost(req, trust, state.trustProxy === undefined ? forwarded : undefined);
+  const access = state.logging.access;
+  if (host === undefined) {
+    access?.begin(req, res, undefined);
+    sendStatus(res, 400);
+    return true;
+  }
   const hit = host === '' ? undefined : state.table.lookup(host);
-  let site: Site;
+  let entry: Entry;
   let info: SiteInfo;
   if (hit !== undefined) {
-    site = hit.owner.site;
-    info = hit.owner.info ?? { name: site.name, hostname: host, wildcards: hit.wildcards };
-  } else if (state.defaultSite !== undefined) {
-    site = state.defaultSite;
-    info = { name: site.name, hostname: host, wildcards: NO_WILDCARDS };
+    entry = hit.owner.entry;
+    info = hit.owner.info ?? { name: entry.site.name, hostname: host, wildcards: hit.wildcards };
+  } else if (state.defaultEntry !== undefined) {
+    entry = state.defaultEntry;
+    info = { name: entry.site.name, hostname: host, wildcards: NO_WILDCARDS };
+  } else if (fallThrough) {
+    return false;
   } else if (typeof next === 'function') {
-    return next();
+    next();
+    return true;
   } else {
-    return sendStatus(res, 404);
+    access?.begin(req, res, undefined);
+    sendStatus(res, 404);
+    return true;
   }
   (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = info;
-  site.handle(req, res);
+  access?.begin(req, res, entry.site.name);
+  entry.inFlight++;
+  (res as Tracked)[TRACKED] = entry;
+  res.on('close', release);
+  entry.site.handle(req, res);
+  return true;
+}
+
+/** Routes an upgrade; anything that cannot be served gets a complete HTTP error. */
+function dispatchUpgrade(state: State, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const host = requestHost(req, state.trustProxy ?? frameworkTrusts(req));
+  if (host === undefined) return rejectUpgrade(socket, 400);
+  const hit = host === '' ? undefined : state.table.lookup(host);
+  const entry = hit?.owner.entry ?? state.defaultEntry;
+  if (entry === undefined) return rejectUpgrade(socket, 404);
+  (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = hit?.owner.info ?? {
+    name: entry.site.name,
+    hostname: host,
+    wildcards: hit?.wildcards ?? NO_WILDCARDS,
+  };
+  entry.site.upgrade(req, socket, head);
+}
+
+/** Closes a retired configuration's sites once each has no request in flight, then its logging. */
+async function retire(entries: readonly Entry[], logging: Logging | undefined): Promise<void> {
+  await Promise.all(entries.map(async (entry) => {
+    await drain(entry);
+    await entry.site.close();
+  }));
+  await logging?.close();
 }
 
 /**
@@ -197,7 +362,7 @@ function dispatch(state: State, req: AnyRequest, res: AnyResponse, next: ((err?:
  * @param configDir - the configuration directory (`hostmux.conf`, `sites-enabled/`, …)
  * @param options - overrides for the configuration files
  * @returns the application: a `(req, res, next?)` handler with `match`,
- * `sites`, `ready` and `close`
+ * `sites`, `ready`, `reload`, `upgrade` and `close`
  * @throws `ConfigError` (code `HOSTMUX_CONFIG`) listing every problem of the
  * tree; a `TypeError` (code `HOSTMUX_INVALID_OPTION`) for a bad option
  *
@@ -207,50 +372,120 @@ function dispatch(state: State, req: AnyRequest, res: AnyResponse, next: ((err?:
  * import { createApplication } from 'hostmux';
  *
  * const app = createApplication('/etc/hostmux');
- * http.createServer(app).listen(8080);
+ * const server = http.createServer(app).listen(8080);
+ * server.on('upgrade', app.upgrade);
  * ```
  * @public
  */
 export function createApplication(configDir: string, options: ApplicationOptions = {}): Application {
   if (typeof configDir !== 'string' || configDir === '') throw optionError('configDir must be a directory path');
   checkOptions(options);
-  const logger = options.logger ?? createConsoleLogger();
-  const state = load(resolve(configDir), options, logger);
-  const descriptors: readonly SiteDescriptor[] = Object.freeze(
-    state.sites.map((site) => Object.freeze({ name: site.name, kind: site.kind, domains: site.domains, file: site.file })),
-  );
+  const dir = resolve(configDir);
+  const problems: ConfigProblem[] = [];
+  const first = read(dir, options, problems);
+  let state: State;
+  try {
+    state = build(dir, first.tree, first.logging, options, problems, () => undefined, false);
+  } catch (err) {
+    void first.logging.close();
+    throw err;
+  }
+  let reloading: Promise<unknown> = Promise.resolve();
+  let closed = false;
 
   // Three parameters: Express treats a four-parameter function as error middleware.
   const app = function hostmux(req: AnyRequest, res: AnyResponse, next?: (err?: unknown) => void): void {
-    dispatch(state, req, res, next);
+    dispatch(state, req, res, next, undefined, false);
   };
 
   const match = (host: string): RouteMatch | null => {
     const normal = typeof host === 'string' ? normalizeHost(host) : undefined;
     if (normal === undefined) return null;
     const hit = state.table.lookup(normal);
-    if (hit !== undefined) return { site: hit.owner.site.name, pattern: hit.pattern, wildcards: [...hit.wildcards] };
-    if (state.defaultSite !== undefined) return { site: state.defaultSite.name, pattern: null, wildcards: [] };
+    if (hit !== undefined) return { site: hit.owner.entry.site.name, pattern: hit.pattern, wildcards: [...hit.wildcards] };
+    if (state.defaultEntry !== undefined) return { site: state.defaultEntry.site.name, pattern: null, wildcards: [] };
     return null;
   };
 
   const ready = async (): Promise<void> => {
-    const failures = await Promise.all(state.sites.map((site) => site.load()));
-    const problems = state.sites.flatMap((site, i) => {
+    const { entries } = state;
+    const failures = await Promise.all(entries.map(({ site }) => site.load()));
+    const problems = entries.flatMap(({ site }, i) => {
       const message = failures[i];
       return message === undefined ? [] : [{ site: site.name, file: site.file, message }];
     });
     if (problems.length > 0) throw new SiteLoadError(problems);
   };
 
+  const swap = async (): Promise<ReloadResult> => {
+    const problems: ConfigProblem[] = [];
+    const next = read(dir, options, problems);
+    const old = state;
+    const sameLogging = next.logging.fingerprint === old.logging.fingerprint;
+    const byName = new Map(old.entries.map((entry) => [entry.site.name, entry]));
+    // Decided before building, since comparing a handler file reads it.
+    const kept = new Set<Entry>();
+    if (sameLogging && problems.length === 0) {
+      await Promise.all(next.tree.sites.map(async (file) => {
+        const entry = byName.get(file.name);
+        if (await keeps(entry, file)) kept.add(entry!);
+      }));
+    }
+    // Kept sites log through the old logging, so it stays when unchanged.
+    const logging = sameLogging ? old.logging : next.logging;
+    const keptFor = (file: TreeSite) => {
+      const entry = byName.get(file.name);
+      return entry !== undefined && kept.has(entry) ? entry : undefined;
+    };
+    try {
+      state = build(dir, next.tree, logging, options, problems, keptFor, true);
+    } finally {
+      if (state === old || sameLogging) void next.logging.close();
+    }
+    if (sameLogging) old.logging.reopen();
+    const names = new Set(state.entries.map((entry) => entry.site.name));
+    const result: ReloadResult = {
+      added: state.entries.filter((e) => !byName.has(e.site.name)).map((e) => e.site.name),
+      removed: old.entries.filter((e) => !names.has(e.site.name)).map((e) => e.site.name),
+      reloaded: state.entries.filter((e) => byName.has(e.site.name) && !kept.has(e)).map((e) => e.site.name),
+      kept: state.entries.filter((e) => kept.has(e)).map((e) => e.site.name),
+    };
+    void retire(old.entries.filter((entry) => !kept.has(entry)), sameLogging ? undefined : old.logging);
+    return result;
+  };
+
+  const reload = (): Promise<ReloadResult> => {
+    if (closed) return Promise.reject(new Error('the application is closed'));
+    const result = reloading.then(swap);
+    reloading = result.catch(() => {});
+    return result;
+  };
+
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    dispatchUpgrade(state, req, socket, head);
+  };
+
   const close = async (): Promise<void> => {
-    await Promise.all(state.sites.map((site) => site.close()));
+    closed = true;
+    await reloading;
+    await Promise.all(state.entries.map(({ site }) => site.close()));
+    await state.logging.close();
+  };
+
+  const internals: ApplicationInternals = {
+    take: (req, res, forwardedHost) => dispatch(state, req, res, undefined, forwardedHost, true),
+    get trustProxy() {
+      return state.trustProxy;
+    },
   };
 
   return Object.defineProperties(app, {
     match: { value: match, enumerable: true },
-    sites: { value: descriptors, enumerable: true },
+    sites: { get: () => state.descriptors, enumerable: true },
     ready: { value: ready, enumerable: true },
+    reload: { value: reload, enumerable: true },
+    upgrade: { value: upgrade, enumerable: true },
     close: { value: close, enumerable: true },
+    [INTERNAL]: { value: internals },
   }) as Application;
 }

@@ -5,13 +5,16 @@ import { readConfigFile } from './read-file.js';
 import { readServerSettings, type ServerSettings } from './server-conf.js';
 import { readSiteFile, type SiteFile } from './site-file.js';
 
+/** A site file, read and checked, with the text it was read from (a reload compares it). */
+export type TreeSite = SiteFile & { readonly source: string };
+
 /** A configuration tree as read from disk, before routing is built. */
 export interface ConfigTree {
   /** Absolute path of the config dir. */
   readonly configDir: string;
   readonly server: ServerSettings;
   /** Sites in file order (byte order of their paths). */
-  readonly sites: readonly SiteFile[];
+  readonly sites: readonly TreeSite[];
 }
 
 /**
@@ -26,7 +29,7 @@ export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTr
     return { configDir, server: readServerSettings(configDir, []), sites: [] };
   }
   const server = readServerSettings(configDir, problems);
-  const sites: SiteFile[] = [];
+  const sites: TreeSite[] = [];
   const names = new Map<string, string>();
   for (const { file, realPath } of discoverSiteFiles(configDir, server.sites, problems)) {
     const text = readConfigFile(realPath, file, problems);
@@ -39,7 +42,7 @@ export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTr
       if (owner === undefined) names.set(name, file);
       else problems.push({ file, section: 'site', key: 'name', message: `site name "${name}" is already used by ${owner}` });
     }
-    if (site !== undefined) sites.push(site);
+    if (site !== undefined) sites.push({ ...site, source: text });
   }
   return { configDir, server, sites };
 }

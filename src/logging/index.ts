@@ -46,7 +46,7 @@ export function loadLogging(
     root: base,
     logger: (name) => {
       let logger = cache.get(name);
-      if (logger === undefined) cache.set(name, (logger = base.child({ logger: name })));
+      if (logger === undefined) cache.set(name, (logger = base.child(name.startsWith('site.') ? { site: name.slice(5) } : { logger: name })));
       return logger;
     },
     access: undefined,

@@ -1,4 +1,8 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
+import { dirname, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
@@ -52,6 +56,28 @@ function toListener(target: unknown): Listener | undefined {
   return undefined;
 }
 
+const requireCache = createRequire(import.meta.url).cache;
+/** Makes each fresh import of a reloaded site a URL `import()` has not cached. */
+let reloads = 0;
+
+function digest(content: Buffer): string {
+  return createHash('sha256').update(content).digest('base64');
+}
+
+/**
+ * Forgets the CommonJS modules of the handler's own directory tree (not its
+ * node_modules): `import()` of a CommonJS file goes through `require.cache`,
+ * so without this a reload would get the old exports back.
+ */
+function forgetCommonJs(handler: string): void {
+  const dir = dirname(handler) + sep;
+  for (const path of Object.keys(requireCache)) {
+    if (path === handler || (path.startsWith(dir) && !path.includes(`${sep}node_modules${sep}`, dir.length - 1))) {
+      delete requireCache[path];
+    }
+  }
+}
+
 /**
  * A `handler =` site. The module is imported on the first request (or
  * `ready()`); concurrent first requests share that one import. A module that
@@ -72,14 +98,35 @@ export class ModuleSite implements Site {
   /** What createHandler returned, then the module: each with a close() of its own. */
   #closables: readonly Closable[] = [];
   #closed = false;
+  /** Import a new instance of the module: this site replaces an earlier one (a reload). */
+  readonly #fresh: boolean;
+  /** The handler file's digest when it was imported. */
+  #digest: string | undefined;
 
-  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: LoggerSource) {
+  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: LoggerSource, fresh: boolean) {
     this.name = config.name;
     this.file = config.file;
     this.domains = domains;
     this.#config = config;
     this.#configDir = configDir;
     this.#logger = logger;
+    this.#fresh = fresh;
+  }
+
+  /**
+   * Whether the handler file still has the content it was imported with (a
+   * site never imported has nothing to lose: it imports the current file).
+   * Files the handler imports are not compared.
+   */
+  async handlerUnchanged(): Promise<boolean> {
+    if (this.#loading === undefined) return true;
+    await this.#loading;
+    if (this.#digest === undefined) return false;
+    try {
+      return digest(await readFile(this.#config.handler)) === this.#digest;
+    } catch {
+      return false;
+    }
   }
 
   handle(req: AnyRequest, res: AnyResponse): void {
@@ -164,7 +211,13 @@ export class ModuleSite implements Site {
     // every step is inside the try: a load fails, it never rejects.
     let step = `cannot import ${handler}`;
     try {
-      const namespace = (await import(pathToFileURL(handler).href)) as Record<string, unknown>;
+      this.#digest = digest(await readFile(handler));
+      let url = pathToFileURL(handler).href;
+      if (this.#fresh) {
+        forgetCommonJs(handler);
+        url += `?hostmux-reload=${++reloads}`;
+      }
+      const namespace = (await import(url)) as Record<string, unknown>;
       step = `cannot read the exports of ${handler}`;
       const fallback = namespace.default;
       const owner = hasMethod(namespace, 'createHandler') ? namespace : hasMethod(fallback, 'createHandler') ? fallback : undefined;

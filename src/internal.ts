@@ -1,0 +1,23 @@
+import type { AnyRequest } from './routing/request-host.js';
+import type { AnyResponse } from './respond.js';
+
+/**
+ * Where an `Application` keeps what hostmux's own adapters need and users
+ * do not: a symbol, so that nothing string-named sits on the function
+ * (Express and Connect read `.handle`, `.set`, `.route`).
+ */
+export const INTERNAL = Symbol('hostmux.internal');
+
+/** What the Fastify plugin uses to take a request or leave it to Fastify. */
+export interface ApplicationInternals {
+  /**
+   * Routes and serves the request when hostmux answers it (a site claims
+   * the host, the default site, or a 400 for an invalid host); returns false,
+   * touching nothing, when no site would. `forwardedHost` is a host the host
+   * framework took from trusted forwarding headers; it is used when
+   * `trust_proxy` is unset.
+   */
+  take(req: AnyRequest, res: AnyResponse, forwardedHost: string | undefined): boolean;
+  /** `trust_proxy` / `options.trustProxy`; undefined when neither is set. */
+  readonly trustProxy: boolean | undefined;
+}
