@@ -477,6 +477,9 @@ export function createApplication(configDir: string, options: ApplicationOptions
     get trustProxy() {
       return state.trustProxy;
     },
+    get logger() {
+      return state.logging.root;
+    },
   };
 
   return Object.defineProperties(app, {

@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
 
@@ -18,6 +19,8 @@ export interface ApplicationInternals {
    * `trust_proxy` is unset.
    */
   take(req: AnyRequest, res: AnyResponse, forwardedHost: string | undefined): boolean;
+  /** hostmux's own logger (logging.ini's root, or options.logger), for the command's messages. */
+  readonly logger: Logger;
   /** `trust_proxy` / `options.trustProxy`; undefined when neither is set. */
   readonly trustProxy: boolean | undefined;
 }
