@@ -1,0 +1,76 @@
+// app.upgrade(): WebSocket upgrades routed by host (SPEC 4), with a real `ws`
+// client. Fixture sites live in test/fixtures/upgrade (they import `ws`).
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import WebSocket from 'ws';
+import { createApplication, type Application } from '../src/index.ts';
+import { captureLogger, FIXTURES, listen, rawRequest, statusOf, type Running } from './helpers.ts';
+
+function upgradeRequest(host: string): string {
+  return `GET /chat HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+}
+
+async function echo(port: number, host: string, message: string): Promise<string> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, { headers: { host } });
+  try {
+    await once(ws, 'open');
+    ws.send(message);
+    const [data] = await once(ws, 'message');
+    return String(data);
+  } finally {
+    ws.close();
+  }
+}
+
+async function start(t: { after(fn: () => unknown): void }): Promise<{ app: Application; server: Running; logs: ReturnType<typeof captureLogger> }> {
+  const logs = captureLogger();
+  const app = createApplication(join(FIXTURES, 'upgrade'), { logger: logs });
+  t.after(() => app.close());
+  const server = await listen(app);
+  server.server.on('upgrade', app.upgrade);
+  t.after(server.close);
+  return { app, server, logs };
+}
+
+test('a WebSocket reaches the module site that claims its host, with siteOf()', async (t) => {
+  const { server } = await start(t);
+  assert.equal(await echo(server.port, 'chat.test', 'hi'), 'hi from echo ');
+  assert.equal(await echo(server.port, 'lobby.rooms.test:8080', 'yo'), 'yo from echo lobby');
+});
+
+test('an upgrade export on what createHandler returned is used', async (t) => {
+  const { server } = await start(t);
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/`, { headers: { host: 'factory.test' } });
+  const [data] = await once(ws, 'message');
+  ws.close();
+  assert.equal(String(data), 'hello from factory');
+});
+
+test('upgrades that cannot be served get a complete HTTP error and the socket closes', async (t) => {
+  const { server } = await start(t);
+  const cases: [string, number][] = [
+    ['nobody.test', 404],
+    ['plain.test', 400],
+    ['moved.test', 400],
+    ['broken.test', 503],
+    ['bad host!', 400],
+  ];
+  for (const [host, status] of cases) {
+    const answer = await rawRequest(server.port, upgradeRequest(host), 2000);
+    assert.equal(statusOf(answer), status, host);
+    assert.match(answer, /\r\nconnection: close\r\n/i, host);
+    const length = Number(/content-length: (\d+)/i.exec(answer)?.[1]);
+    assert.equal(answer.split('\r\n\r\n')[1]?.length, length, `${host}: the whole body was sent`);
+  }
+});
+
+test('an upgrade handler that throws is logged and its socket destroyed; the process goes on', async (t) => {
+  const { server, logs } = await start(t);
+  const answer = await rawRequest(server.port, upgradeRequest('throws.test'), 2000);
+  assert.equal(answer, '');
+  assert.ok(logs.records.some((r) => r.level === 'error' && r.bindings.site === 'throws' && r.msg.includes('upgrade handler failed')));
+  assert.equal(await echo(server.port, 'chat.test', 'still'), 'still from echo ');
+});
