@@ -6,6 +6,7 @@ export {
   createApplication,
   type Application,
   type ApplicationOptions,
+  type ReloadResult,
   type RouteMatch,
   type SiteDescriptor,
 } from './application.js';
