@@ -1,0 +1,135 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../logger.js';
+import type { AnyRequest } from '../routing/request-host.js';
+import type { AnyResponse } from '../respond.js';
+
+/** The `access` logger: one line per request hostmux answers or hands to a site. */
+export interface AccessLog {
+  /**
+   * Starts timing a request; its line is written when the response finishes
+   * or the connection closes. `site` is the site's name, undefined when
+   * hostmux answered on its own (400, 404).
+   */
+  begin(req: AnyRequest, res: AnyResponse, site: string | undefined): void;
+}
+
+// Per-request state lives on the response under this key, so that the
+// listeners below are shared functions rather than closures per request.
+const STATE = Symbol('hostmux.access');
+
+type Method = (this: Tracked, ...args: never[]) => unknown;
+
+interface AccessState {
+  readonly log: Logger;
+  readonly site: string | undefined;
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  readonly remoteAddress: string | undefined;
+  readonly referer: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly start: number;
+  /** Body bytes the site wrote, counted in write()/end(). */
+  bytes: number;
+  /** Inside end(): HTTP/2's end() writes its chunk through write(), which must not count it twice. */
+  inEnd: boolean;
+  done: boolean;
+  readonly write: Method;
+  readonly end: Method;
+}
+
+interface Tracked {
+  [STATE]?: AccessState;
+  write: Method;
+  end: Method;
+  readonly headersSent: boolean;
+  readonly statusCode: number;
+  readonly writableFinished: boolean;
+}
+
+function byteLength(chunk: unknown, encoding: unknown): number {
+  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (chunk instanceof Uint8Array) return chunk.byteLength;
+  return 0;
+}
+
+// Counting at write()/end() rather than reading Content-Length: it is right
+// for chunked and streamed bodies, and an aborted response shows the bytes so far.
+function countingWrite(this: Tracked, chunk: unknown, encoding?: unknown): unknown {
+  const state = this[STATE]!;
+  if (!state.inEnd) state.bytes += byteLength(chunk, encoding);
+  return Reflect.apply(state.write, this, arguments);
+}
+
+function countingEnd(this: Tracked, chunk?: unknown, encoding?: unknown): unknown {
+  const state = this[STATE]!;
+  if (typeof chunk !== 'function') state.bytes += byteLength(chunk, encoding);
+  state.inEnd = true;
+  try {
+    return Reflect.apply(state.end, this, arguments);
+  } finally {
+    state.inEnd = false;
+  }
+}
+
+/** 'close' comes once per response, after 'finish' or when the connection went away first. */
+function onClose(this: Tracked): void {
+  const state = this[STATE];
+  if (state === undefined || state.done) return;
+  state.done = true;
+  // nginx's 499: the connection closed before any response went out.
+  const statusCode = this.headersSent ? this.statusCode : 499;
+  // Node sends no body for these, whatever the site wrote.
+  const bodiless = state.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200;
+  state.log.info(
+    {
+      remoteAddress: state.remoteAddress,
+      method: state.method,
+      url: state.url,
+      httpVersion: state.httpVersion,
+      statusCode,
+      bytes: bodiless ? 0 : state.bytes,
+      referer: state.referer,
+      userAgent: state.userAgent,
+      site: state.site,
+      responseTime: Math.round(performance.now() - state.start),
+    },
+    this.writableFinished ? 'request completed' : 'request aborted',
+  );
+}
+
+/** Writes access records to a logger (the `access` logger of a configuration). */
+export class AccessLogger implements AccessLog {
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  begin(req: AnyRequest, res: AnyResponse, site: string | undefined): void {
+    const tracked = res as unknown as Tracked;
+    if (tracked[STATE] !== undefined) return;
+    const headers = req.headers;
+    tracked[STATE] = {
+      log: this.#log,
+      site,
+      method: req.method ?? '-',
+      // Express strips a mount path from req.url; the line shows the target as received.
+      url: (req as { originalUrl?: string }).originalUrl ?? req.url ?? '-',
+      httpVersion: req.httpVersion,
+      // Read now: a destroyed socket (or a closed HTTP/2 stream) no longer knows its peer.
+      remoteAddress: req.socket?.remoteAddress,
+      referer: headers.referer,
+      userAgent: headers['user-agent'],
+      start: performance.now(),
+      bytes: 0,
+      inEnd: false,
+      done: false,
+      write: tracked.write,
+      end: tracked.end,
+    };
+    tracked.write = countingWrite;
+    tracked.end = countingEnd;
+    (res as EventEmitter).on('close', onClose);
+  }
+}

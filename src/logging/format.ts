@@ -1,0 +1,103 @@
+import pino from 'pino';
+import type { Format } from './config.js';
+
+/** A pino JSON line, parsed. */
+export type LogRecord = Record<string, unknown>;
+
+/** The fields of an access record (see access.ts), as they come back from JSON. */
+interface AccessFields {
+  remoteAddress?: string;
+  method?: string;
+  url?: string;
+  httpVersion?: string;
+  statusCode: number;
+  bytes?: number;
+  referer?: string;
+  userAgent?: string;
+  site?: string;
+  responseTime?: number;
+}
+
+/** The name hostmux's access logger writes under; its records carry `statusCode`. */
+export const ACCESS_LOGGER = 'access';
+
+function isAccess(record: LogRecord): record is LogRecord & AccessFields {
+  return record.logger === ACCESS_LOGGER && typeof record.statusCode === 'number';
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** `[26/Nov/2026:17:05:57 +0000]`'s inside, in local time with its offset, as Apache and nginx write it. */
+function clfTime(time: number): string {
+  const d = new Date(time);
+  const offset = -d.getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
+}
+
+// What Apache escapes in a logged request line or header: quotes, backslashes and unprintable bytes.
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f-\uffff"\\]/;
+const ESCAPED = /[\x00-\x1f\x7f-\uffff"\\]/g;
+const hex = (byte: number) => `\\x${byte.toString(16).padStart(2, '0')}`;
+
+function escapeField(value: string | undefined): string {
+  if (value === undefined || value === '') return '-';
+  if (!NEEDS_ESCAPE.test(value)) return value;
+  return value.replace(ESCAPED, (ch) => {
+    if (ch === '"' || ch === '\\') return `\\${ch}`;
+    const code = ch.charCodeAt(0);
+    // Node hands request lines and headers over as latin1, one char per byte; anything wider is UTF-8 bytes.
+    return code <= 0xff ? hex(code) : [...Buffer.from(ch, 'utf8')].map(hex).join('');
+  });
+}
+
+/**
+ * Apache's combined format plus the site and the duration in seconds:
+ * `127.0.0.1 - - [26/Nov/2026:17:05:57 +0000] "GET /x HTTP/1.1" 200 12 "-" "curl/8.5" blog 0.003`.
+ */
+function combinedLine(record: AccessFields, time: number): string {
+  const request = `${record.method ?? '-'} ${record.url ?? '-'} HTTP/${record.httpVersion ?? '1.1'}`;
+  const seconds = ((record.responseTime ?? 0) / 1000).toFixed(3);
+  return `${record.remoteAddress ?? '-'} - - [${clfTime(time)}] "${escapeField(request)}" ${record.statusCode} ${record.bytes ? record.bytes : '-'} "${escapeField(record.referer)}" "${escapeField(record.userAgent)}" ${escapeField(record.site)} ${seconds}`;
+}
+
+// pino's own fields, which the text line shows in its prefix or not at all.
+const PREFIX_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'logger', 'msg', 'err']);
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return value === '' || /[\s"=]/.test(value) ? JSON.stringify(value) : value;
+  if (value !== null && typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** `2026-11-26T17:05:57.123Z INFO site.blog: message (key=value …)`, then an error's stack on the lines after. */
+function textLine(record: LogRecord): string {
+  const time = typeof record.time === 'number' ? record.time : Date.now();
+  const label = (pino.levels.labels[record.level as number] ?? String(record.level)).toUpperCase();
+  const prefix = `${new Date(time).toISOString()} ${label} ${typeof record.logger === 'string' ? record.logger : 'root'}:`;
+  if (isAccess(record)) return `${prefix} ${combinedLine(record, time)}\n`;
+  let line = `${prefix} ${typeof record.msg === 'string' ? record.msg : ''}`;
+  const extra: string[] = [];
+  for (const key in record) {
+    if (!PREFIX_KEYS.has(key)) extra.push(`${key}=${describeValue(record[key])}`);
+  }
+  const err = record.err as { stack?: unknown } | undefined;
+  const stack = err !== null && typeof err === 'object' && typeof err.stack === 'string' ? err.stack : undefined;
+  if (err !== undefined && stack === undefined) extra.push(`err=${describeValue(err)}`);
+  if (extra.length > 0) line += ` (${extra.join(' ')})`;
+  return stack === undefined ? `${line}\n` : `${line}\n${stack}\n`;
+}
+
+/**
+ * Formats a parsed record for a `text` or `combined` handler (`json`
+ * handlers write pino's line untouched). A record that is not an access
+ * record falls back to `text` under `combined`, so nothing sent there is lost.
+ */
+export function formatRecord(format: Exclude<Format, 'json'>, record: LogRecord): string {
+  if (format === 'combined' && isAccess(record)) {
+    return `${combinedLine(record, typeof record.time === 'number' ? record.time : Date.now())}\n`;
+  }
+  return textLine(record);
+}
