@@ -1,0 +1,134 @@
+// Throughput, latency and server CPU per request of the four server kinds,
+// interleaved round by round and reported as medians and as ratios to bare
+// node:http measured in the same rounds.
+import { count, fixed, median, ratio, table } from './report.ts';
+import { startServer, type LoadGenerator, type RunningServer, type SpawnOptions, type Stats } from './processes.ts';
+import { benchSites, describeHosts, requestHosts, writeTree } from './sites.ts';
+
+export const KINDS = ['bare', 'hostmux', 'express', 'fastify'] as const;
+export type ThroughputKind = (typeof KINDS)[number];
+
+export const KIND_LABELS: Record<ThroughputKind, string> = {
+  bare: '(a) node:http, one handler',
+  hostmux: '(b) hostmux',
+  express: '(c) Express 5 + vhost',
+  fastify: '(d) Fastify 5, catch-all + Map',
+};
+
+export interface ThroughputOptions {
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  readonly rounds: number;
+  readonly connections: number;
+  readonly kinds: readonly ThroughputKind[];
+  /** Where servers run: pinned to CPU 0 when taskset is used. */
+  readonly server: SpawnOptions;
+}
+
+/** One measured run of one server. */
+export interface Sample {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** Server CPU time per request, in µs. */
+  readonly cpuPerRequest: number;
+  /** Share of one core each process used during the run. */
+  readonly serverLoad: number;
+  readonly loadgenLoad: number;
+  /** Requests answered other than 2xx, plus connection errors and timeouts. */
+  readonly failures: number;
+}
+
+export interface ThroughputResult {
+  readonly sites: number;
+  readonly hosts: string;
+  /** Spawn to listening, ms, per kind: process start plus loading the sites. */
+  readonly startMs: Record<string, number>;
+  readonly samples: Record<string, Sample[]>;
+}
+
+function cpuMicros(cpu: NodeJS.CpuUsage): number {
+  return cpu.user + cpu.system;
+}
+
+async function measure(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], options: ThroughputOptions): Promise<Sample> {
+  const before: Stats = await server.stats();
+  const run = await loadgen.run(server.port, hosts, options.connections, options.seconds);
+  const after: Stats = await server.stats();
+  const serverCpu = cpuMicros(after.cpu) - cpuMicros(before.cpu);
+  return {
+    rps: (run.requests * 1000) / run.elapsedMs,
+    p50: run.p50,
+    p99: run.p99,
+    cpuPerRequest: serverCpu / run.requests,
+    serverLoad: serverCpu / 1000 / run.elapsedMs,
+    loadgenLoad: run.cpuMs / run.elapsedMs,
+    failures: run.non2xx + run.errors,
+  };
+}
+
+/** Starts every kind for `sites` sites, warms each up, then measures them interleaved. */
+export async function runThroughput(siteCount: number, loadgen: LoadGenerator, options: ThroughputOptions, log: (line: string) => void): Promise<ThroughputResult> {
+  const sites = benchSites(siteCount);
+  const hosts = requestHosts(sites);
+  const tree = writeTree(sites, 'shared');
+  const servers: RunningServer[] = [];
+  try {
+    for (const kind of options.kinds) servers.push(await startServer(kind, tree.dir, options.server));
+    for (const server of servers) await loadgen.run(server.port, hosts, options.connections, options.warmupSeconds);
+    const samples: Record<string, Sample[]> = Object.fromEntries(options.kinds.map((kind) => [kind, []]));
+    for (let round = 0; round < options.rounds; round++) {
+      // Each round starts one kind later, so that no kind always follows the same one.
+      for (let i = 0; i < servers.length; i++) {
+        const server = servers[(i + round) % servers.length]!;
+        const sample = await measure(server, loadgen, hosts, options);
+        samples[server.kind]!.push(sample);
+        log(`N=${siteCount} round ${round + 1} ${server.kind}: ${count(sample.rps)} req/s, ${fixed(sample.cpuPerRequest)} µs CPU/req`);
+      }
+    }
+    return {
+      sites: siteCount,
+      hosts: describeHosts(sites, hosts),
+      startMs: Object.fromEntries(servers.map((server) => [server.kind, server.startMs])),
+      samples,
+    };
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    tree.remove();
+  }
+}
+
+/** The median over rounds of `value(kind's sample) / value(bare's sample)` of the same round. */
+function medianRatio(result: ThroughputResult, kind: string, value: (sample: Sample) => number): number {
+  const base = result.samples.bare;
+  const own = result.samples[kind];
+  if (base === undefined || own === undefined) return NaN;
+  return median(own.map((sample, i) => value(sample) / value(base[i]!)));
+}
+
+/** A core counts as busy from 90% of it. */
+const BUSY = 0.9;
+
+export function throughputTable(result: ThroughputResult): string {
+  const rows = Object.entries(result.samples).map(([kind, samples]) => {
+    const med = (value: (sample: Sample) => number) => median(samples.map(value));
+    const versus = (value: (sample: Sample) => number) => (kind === 'bare' ? '' : ` (${ratio(medianRatio(result, kind, value))})`);
+    const failures = samples.reduce((sum, sample) => sum + sample.failures, 0);
+    const loadgenLoad = med((s) => s.loadgenLoad);
+    const serverLoad = med((s) => s.serverLoad);
+    return [
+      KIND_LABELS[kind as ThroughputKind] ?? kind,
+      count(med((s) => s.rps)) + versus((s) => s.rps),
+      fixed(med((s) => s.p50)) + versus((s) => s.p50),
+      fixed(med((s) => s.p99)) + versus((s) => s.p99),
+      fixed(med((s) => s.cpuPerRequest)) + versus((s) => s.cpuPerRequest),
+      `${Math.round(serverLoad * 100)}% / ${Math.round(loadgenLoad * 100)}%${loadgenLoad >= BUSY ? ' (load generator saturated)' : ''}`,
+      failures === 0 ? '0' : `**${count(failures)}**`,
+      count(result.startMs[kind] ?? NaN),
+    ];
+  });
+  return table(
+    ['server', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'CPU: server / load gen', 'non-2xx + errors', 'start ms'],
+    rows,
+  );
+}
