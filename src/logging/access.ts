@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import type { AnyResponse } from '../respond.js';
+import { ACCESS_RECORD } from './format.js';
 
 /** The `access` logger: one line per request hostmux answers or hands to a site. */
 export interface AccessLog {
@@ -93,6 +94,7 @@ function onClose(this: Tracked): void {
       userAgent: state.userAgent,
       site: state.site,
       responseTime: Math.round(performance.now() - state.start),
+      [ACCESS_RECORD]: true,
     },
     this.writableFinished ? 'request completed' : 'request aborted',
   );

@@ -4,8 +4,8 @@ import type { Format } from './config.js';
 /** A pino JSON line, parsed. */
 export type LogRecord = Record<string, unknown>;
 
-/** The fields of an access record (see access.ts), as they come back from JSON. */
-interface AccessFields {
+/** The fields of an access record (see access.ts). */
+export interface AccessFields {
   remoteAddress?: string;
   method?: string;
   url?: string;
@@ -18,23 +18,33 @@ interface AccessFields {
   responseTime?: number;
 }
 
-/** The name hostmux's access logger writes under; its records carry `statusCode`. */
+/** The name hostmux's access logger writes under. */
 export const ACCESS_LOGGER = 'access';
 
-function isAccess(record: LogRecord): record is LogRecord & AccessFields {
-  return record.logger === ACCESS_LOGGER && typeof record.statusCode === 'number';
-}
+/**
+ * Marks the object access.ts logs, so that a handler formats it as it is
+ * rather than parsing pino's line back. A symbol key stays out of the JSON.
+ */
+export const ACCESS_RECORD = Symbol('hostmux.accessRecord');
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 
+let clfSecond = NaN;
+let clfText = '';
+
 /** `[26/Nov/2026:17:05:57 +0000]`'s inside, in local time with its offset, as Apache and nginx write it. */
 function clfTime(time: number): string {
+  // Made once a second, as nginx does: an access log writes many lines per second.
+  const second = Math.floor(time / 1000);
+  if (second === clfSecond) return clfText;
   const d = new Date(time);
   const offset = -d.getTimezoneOffset();
   const sign = offset < 0 ? '-' : '+';
   const abs = Math.abs(offset);
-  return `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
+  clfSecond = second;
+  clfText = `${pad(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`;
+  return clfText;
 }
 
 // What Apache escapes in a logged request line or header: quotes, backslashes and unprintable bytes.
@@ -72,12 +82,20 @@ function describeValue(value: unknown): string {
   return String(value);
 }
 
-/** `2026-11-26T17:05:57.123Z INFO site.blog: message (key=value …)`, then an error's stack on the lines after. */
-function textLine(record: LogRecord): string {
+function textPrefix(time: number, level: unknown, logger: unknown): string {
+  const label = (pino.levels.labels[level as number] ?? String(level)).toUpperCase();
+  return `${new Date(time).toISOString()} ${label} ${typeof logger === 'string' ? logger : 'root'}:`;
+}
+
+/**
+ * The text line of a parsed record other than an access record:
+ * `2026-11-26T17:05:57.123Z INFO site.blog: message (key=value …)`, then an
+ * error's stack on the lines after. `combined` handlers write it too, so
+ * that nothing sent there is lost.
+ */
+export function formatRecord(record: LogRecord): string {
   const time = typeof record.time === 'number' ? record.time : Date.now();
-  const label = (pino.levels.labels[record.level as number] ?? String(record.level)).toUpperCase();
-  const prefix = `${new Date(time).toISOString()} ${label} ${typeof record.logger === 'string' ? record.logger : 'root'}:`;
-  if (isAccess(record)) return `${prefix} ${combinedLine(record, time)}\n`;
+  const prefix = textPrefix(time, record.level, record.logger);
   let line = `${prefix} ${typeof record.msg === 'string' ? record.msg : ''}`;
   const extra: string[] = [];
   for (const key in record) {
@@ -90,14 +108,8 @@ function textLine(record: LogRecord): string {
   return stack === undefined ? `${line}\n` : `${line}\n${stack}\n`;
 }
 
-/**
- * Formats a parsed record for a `text` or `combined` handler (`json`
- * handlers write pino's line untouched). A record that is not an access
- * record falls back to `text` under `combined`, so nothing sent there is lost.
- */
-export function formatRecord(format: Exclude<Format, 'json'>, record: LogRecord): string {
-  if (format === 'combined' && isAccess(record)) {
-    return `${combinedLine(record, typeof record.time === 'number' ? record.time : Date.now())}\n`;
-  }
-  return textLine(record);
+/** Formats an access record from the object access.ts logged, without parsing pino's line back. */
+export function formatAccessRecord(format: Exclude<Format, 'json'>, fields: AccessFields, time: number, level: number): string {
+  const line = `${combinedLine(fields, time)}\n`;
+  return format === 'combined' ? line : `${textPrefix(time, level, ACCESS_LOGGER)} ${line}`;
 }

@@ -2,7 +2,7 @@ import pino from 'pino';
 import type { LogFn, Logger } from '../logger.js';
 import type { Format, LevelName, LoggerSpec, LoggingConfig } from './config.js';
 import type { Destination } from './destinations.js';
-import { formatRecord, type LogRecord } from './format.js';
+import { ACCESS_RECORD, formatAccessRecord, formatRecord, type AccessFields, type LogRecord } from './format.js';
 
 /** One handler, opened: a format and where its lines go. */
 export interface Sink {
@@ -19,15 +19,27 @@ interface Route {
   readonly toGiven: boolean;
 }
 
-/** pino's destination for one route: one JSON line in, one line per handler out. */
+/**
+ * pino's destination for one route: one JSON line in, one line per handler
+ * out. pino also hands over what it logged (needsMetadata), which lets an
+ * access record skip the JSON.parse that other records need for text.
+ */
 class Router implements pino.DestinationStream {
+  readonly [pino.symbols.needsMetadataGsym] = true;
+  lastObj: object | undefined = undefined;
+  lastTime = '';
+  lastLevel = 0;
+
   constructor(private readonly sinks: readonly Sink[]) {}
 
   write(line: string): void {
-    let record: LogRecord | undefined;
+    const obj = this.lastObj as Partial<AccessFields & { [ACCESS_RECORD]: true }> | undefined;
+    const access = obj?.[ACCESS_RECORD] === true ? (obj as AccessFields) : undefined;
+    let text: string | undefined;
     for (const sink of this.sinks) {
       if (sink.format === 'json') sink.destination.write(line);
-      else sink.destination.write(formatRecord(sink.format, (record ??= JSON.parse(line) as LogRecord)));
+      else if (access !== undefined) sink.destination.write(formatAccessRecord(sink.format, access, Number(this.lastTime), this.lastLevel));
+      else sink.destination.write((text ??= formatRecord(JSON.parse(line) as LogRecord)));
     }
   }
 }
