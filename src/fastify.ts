@@ -1,0 +1,189 @@
+/**
+ * hostmux as a Fastify plugin: hosts a site claims are taken over before
+ * Fastify parses a byte of the body; every other host goes to Fastify's
+ * own routes.
+ * @packageDocumentation
+ */
+import type { EventEmitter } from 'node:events';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RawServerBase } from 'fastify';
+import { createApplication, type Application, type ApplicationOptions } from './application.js';
+import { readServerSettings } from './config/server-conf.js';
+import { INTERNAL, type ApplicationInternals } from './internal.js';
+import type { Logger } from './logger.js';
+import { requestHost, type AnyRequest } from './routing/request-host.js';
+import { rejectUpgrade, type AnyResponse } from './respond.js';
+
+/**
+ * Options of the hostmux Fastify plugin: either `configDir` (plus any
+ * `createApplication` option) or `app`, an existing application.
+ * @public
+ */
+export interface HostmuxFastifyOptions extends ApplicationOptions {
+  /** The configuration directory: the plugin creates the application from it. */
+  readonly configDir?: string;
+  /**
+   * An application made with `createApplication`, used as it is (the other
+   * options cannot be combined with it). Fastify's `onClose` closes it too.
+   */
+  readonly app?: Application;
+}
+
+function optionError(message: string): TypeError {
+  return Object.assign(new TypeError(`hostmux/fastify: ${message}`), { code: 'HOSTMUX_INVALID_OPTION' });
+}
+
+function internalsOf(app: unknown): ApplicationInternals | undefined {
+  return typeof app === 'function' ? (app as { [INTERNAL]?: ApplicationInternals })[INTERNAL] : undefined;
+}
+
+/**
+ * The application the options name. `fastify.log` is its logger unless the
+ * options give one or hostmux.conf names a logging.ini.
+ */
+function applicationFor(options: HostmuxFastifyOptions, log: Logger): Application {
+  if (typeof options !== 'object' || options === null) throw optionError('options must be an object');
+  const { app, configDir, defaultSite, trustProxy, logger } = options;
+  if (app !== undefined) {
+    if (internalsOf(app) === undefined) {
+      throw optionError('options.app must be an application made by createApplication() of this copy of hostmux');
+    }
+    if (configDir !== undefined || defaultSite !== undefined || trustProxy !== undefined || logger !== undefined) {
+      throw optionError('options.app cannot be combined with configDir, defaultSite, trustProxy or logger');
+    }
+    return app;
+  }
+  if (typeof configDir !== 'string' || configDir === '') {
+    throw optionError('pass { configDir } (a directory path) or { app } (an application)');
+  }
+  // Only the [server] section is read here, for `logging =`; its problems
+  // are reported by createApplication, which reads the file again.
+  const namesLoggingIni = readServerSettings(resolve(configDir), []).logging !== undefined;
+  return createApplication(configDir, {
+    defaultSite,
+    trustProxy,
+    logger: logger ?? (namesLoggingIni ? undefined : log),
+  });
+}
+
+/**
+ * The host Fastify took from forwarding headers, when it trusts the proxy
+ * and hostmux's `trust_proxy` is unset; otherwise undefined. Fastify's
+ * `request.host` falls back to Host / `:authority`, so any other value is
+ * one it chose from `X-Forwarded-Host`.
+ */
+function forwardedHost(request: FastifyRequest, internals: ApplicationInternals): string | undefined {
+  if (internals.trustProxy !== undefined) return undefined;
+  const { host, headers } = request;
+  const own = headers.host ?? headers[':authority'] ?? '';
+  return host !== own ? host : undefined;
+}
+
+/**
+ * Whether `app.upgrade` would serve this upgrade (a site or the default
+ * site claims its host, or it is answered 400), rather than 404. It follows
+ * `app.upgrade`'s own rule: with `trust_proxy` unset, forwarding headers do
+ * not count for upgrades.
+ */
+function claimsUpgrade(app: Application, internals: ApplicationInternals, req: AnyRequest): boolean {
+  const host = requestHost(req, internals.trustProxy ?? false);
+  if (host === undefined) return true;
+  return host !== '' && app.match(host) !== null;
+}
+
+/**
+ * Hands an upgrade no site claims to Fastify as an ordinary request, as
+ * Node does when a server has no 'upgrade' listener. The socket has left
+ * the HTTP parser, so the response closes it, and a request body (which
+ * the parser no longer frames) is refused with 400.
+ */
+function routeAsRequest(routing: (req: IncomingMessage, res: ServerResponse) => void, req: IncomingMessage, socket: Duplex): void {
+  const { 'content-length': length, 'transfer-encoding': coding } = req.headers;
+  if (coding !== undefined || (length !== undefined && length !== '0')) return rejectUpgrade(socket, 400);
+  socket.on('error', () => socket.destroy());
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  res.on('finish', () => {
+    res.detachSocket(socket as Socket);
+    socket.end();
+  });
+  req.push(null);
+  routing(req, res);
+}
+
+/**
+ * The hostmux Fastify plugin. Register it on the root instance: its hooks
+ * apply to the scope it is registered in (it is not encapsulated).
+ *
+ * - In `onRequest`, a host that a site (or `default_site`) claims is
+ *   handed to hostmux with `reply.hijack()`, before Fastify parses the body;
+ *   an invalid host is answered 400; any other host goes on to Fastify's
+ *   own routes.
+ * - With `trust_proxy` unset, Fastify's `trustProxy` decides: a host Fastify
+ *   took from `X-Forwarded-Host` (its `request.host`) is routed by.
+ * - Upgrades (WebSocket) to a claimed host go to `app.upgrade`.
+ * - `fastify.log` is hostmux's logger unless `logger` is given or
+ *   hostmux.conf names a logging.ini.
+ * - Fastify's `onClose` closes the application, also one passed as `app`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import hostmux from 'hostmux/fastify';
+ *
+ * const fastify = Fastify({ logger: true });
+ * await fastify.register(hostmux, { configDir: '/etc/hostmux' });
+ * fastify.get('/', async () => 'no site claims this host');
+ * await fastify.listen({ port: 8080 });
+ * ```
+ * @throws `TypeError` (code `HOSTMUX_INVALID_OPTION`) for bad options,
+ * `ConfigError` (code `HOSTMUX_CONFIG`) for a bad tree: as a failed
+ * registration
+ * @public
+ */
+const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async (fastify, options) => {
+  const app = applicationFor(options, fastify.log);
+  const internals = internalsOf(app)!;
+  const server = fastify.server as EventEmitter;
+
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    const raw = request.raw as AnyRequest;
+    // Node marks a request it emitted as 'upgrade' (not in @types/node).
+    if ((raw as { upgrade?: boolean }).upgrade === true) {
+      // An upgrade another 'upgrade' listener (such as @fastify/websocket)
+      // routed through Fastify: ours already gave claimed ones to app.upgrade.
+      if (claimsUpgrade(app, internals, raw)) reply.hijack();
+    } else if (internals.take(raw, reply.raw as AnyResponse, forwardedHost(request, internals))) {
+      // Served (or being served) by hostmux: Fastify must not parse, route or answer.
+      reply.hijack();
+    }
+    done();
+  });
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (claimsUpgrade(app, internals, req)) return app.upgrade(req, socket, head);
+    // Another listener owns the rest; alone, give it to Fastify's routes.
+    if (server.listenerCount('upgrade') === 1) routeAsRequest((rq, rs) => fastify.routing(rq, rs), req, socket);
+  };
+  // First, so that a listener routing upgrades through Fastify finds them decided.
+  server.prependListener('upgrade', onUpgrade);
+
+  fastify.addHook('onClose', async () => {
+    server.removeListener('upgrade', onUpgrade);
+    await app.close();
+  });
+};
+
+// What fastify-plugin would set: hooks apply to the registering scope, and a
+// name other plugins can declare as a dependency.
+Object.defineProperties(hostmux, {
+  [Symbol.for('skip-override')]: { value: true },
+  [Symbol.for('fastify.display-name')]: { value: 'hostmux' },
+  [Symbol.for('plugin-meta')]: { value: { name: 'hostmux', fastify: '>=5' } },
+});
+
+export default hostmux;
