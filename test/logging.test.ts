@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import type { ConfigProblem } from '../src/index.ts';
+import { ConfigError, createApplication, type ConfigProblem } from '../src/index.ts';
 import { loadLogging, type Logging } from '../src/logging/index.ts';
-import { captureLogger, listen, request, tempDir, writeTree } from './helpers.ts';
+import { captureLogger, listen, rawRequest, request, statusOf, tempDir, writeTree } from './helpers.ts';
 
 // Every tree and Logging a test makes is removed and closed after it.
 const cleanups: (() => unknown)[] = [];
@@ -677,5 +677,73 @@ describe('configuration problems', () => {
     const logging = loadLogging(dir.path, 'logging.ini', undefined, problems);
     assert.equal(problems.length, 1);
     await logging.close();
+  });
+});
+
+describe('through createApplication', () => {
+  const TREE = {
+    'hostmux.conf': '[server]\nlogging = logging.ini\n',
+    'logging.ini': [
+      '[logger:root]',
+      'handlers = app',
+      '[logger:site.blog]',
+      'level = debug',
+      'handlers = blog',
+      'propagate = no',
+      '[logger:access]',
+      'handlers = access',
+      'propagate = no',
+      '[handler:app]',
+      'destination = app.log',
+      '[handler:blog]',
+      'destination = blog.log',
+      'format = json',
+      '[handler:access]',
+      'destination = access.log',
+      'format = combined',
+      '',
+    ].join('\n'),
+    'sites-enabled/blog.ini': '[site]\ndomains = blog.test\nhandler = ../blog.mjs\n',
+    'blog.mjs':
+      'export function createHandler(site) {\n' +
+      '  return (req, res) => { site.logger.debug({ path: req.url }, "hit"); res.end("blog"); };\n' +
+      '}\n',
+  };
+
+  test('sites log as site.NAME; one access line per request answered or handed to a site, none for next()', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    writeTree(dir.path, TREE);
+    const app = createApplication(dir.path);
+    cleanups.push(() => app.close());
+    const running = await listen((req, res) => app(req, res, () => res.end('passed on')));
+    cleanups.push(() => running.close());
+    assert.equal((await request(running.port, { host: 'blog.test', path: '/post?id=1' })).status, 200);
+    assert.equal((await request(running.port, { host: 'other.test', path: '/x' })).body, 'passed on');
+    assert.equal(statusOf(await rawRequest(running.port, 'GET /bad HTTP/1.1\r\nHost: a..b\r\nConnection: close\r\n\r\n')), 400);
+    const access = join(dir.path, 'access.log');
+    await waitFor(() => existsSync(access) && linesOf(access).length === 2, 'two access lines');
+    await app.close();
+    const lines = linesOf(access);
+    assert.match(lines[0]!, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/post\?id=1 HTTP\/1\.1" 200 4 "-" "-" blog \d+\.\d{3}$/);
+    assert.match(lines[1]!, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/bad HTTP\/1\.1" 400 \d+ "-" "-" - \d+\.\d{3}$/);
+    const [hit] = jsonLinesOf(join(dir.path, 'blog.log'));
+    assert.deepEqual([hit!.logger, hit!.level, hit!.path, hit!.msg], ['site.blog', 20, '/post?id=1', 'hit']);
+  });
+
+  test('a problem in logging.ini is a ConfigError with the others of the tree', () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    writeTree(dir.path, { ...TREE, 'logging.ini': '[logger:root]\nlevel = loud\n', 'sites-enabled/bad.ini': '[site]\nhandler = x.mjs\n' });
+    const err = (() => {
+      try {
+        createApplication(dir.path);
+      } catch (thrown) {
+        return thrown;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof ConfigError);
+    assert.deepEqual(err.problems.map((p) => [p.file, p.key]).sort(), [['logging.ini', 'level'], ['sites-enabled/bad.ini', 'domains']]);
   });
 });
