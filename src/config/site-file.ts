@@ -67,6 +67,26 @@ function parseRedirect(value: string): string | undefined {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
+/** Parses a proxy upstream: an http(s) origin, and a path to prepend without its trailing slash. */
+function parseUpstream(value: string): { origin: string; pathPrefix: string } | undefined {
+  const location = parseRedirect(value);
+  // `http://:@host` parses with empty credentials, which the URL then hides: refuse any userinfo as written.
+  if (location === undefined || /^[^:]*:\/\/[^/?#]*@/.test(value)) return undefined;
+  const origin = new URL(location).origin;
+  return { origin, pathPrefix: location.slice(origin.length) };
+}
+
+/** setTimeout's limit (2^31 - 1 ms), in whole seconds. */
+const MAX_TIMEOUT_SECONDS = 2_147_483;
+
+/** Parses `proxy_timeout`: positive decimal seconds, to milliseconds (at least 1). */
+function parseSeconds(text: string): number | undefined {
+  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) return undefined;
+  const seconds = Number(text);
+  if (!(seconds > 0) || seconds > MAX_TIMEOUT_SECONDS) return undefined;
+  return Math.max(1, Math.round(seconds * 1000));
+}
+
 /** What one site file gave: its name (when it has a [site] section) and the site, when it can be built. */
 export interface ReadSite {
   readonly name: string | undefined;
@@ -158,7 +178,22 @@ export function readSiteFile(
     }
     if (location !== undefined) site = { ...base, kind: 'redirect', location, status };
   } else if (kinds.length === 1 && kinds[0] === 'proxy') {
-    problems.push({ ...where('proxy'), message: 'proxy sites are not supported by this version of hostmux' });
+    const target = scalar('proxy');
+    const upstream = target === undefined ? undefined : parseUpstream(target);
+    if (target !== undefined && upstream === undefined) {
+      problems.push({ ...where('proxy'), message: `"${target}" is not an http(s) URL without credentials, query or fragment` });
+    }
+    const timeoutText = scalar('proxy_timeout') ?? '60';
+    const timeout = parseSeconds(timeoutText);
+    if (timeout === undefined) {
+      problems.push({ ...where('proxy_timeout'), message: `"${timeoutText}" is not a positive number of seconds (at most ${MAX_TIMEOUT_SECONDS})` });
+    }
+    const host = scalar('proxy_host') ?? 'preserve';
+    if (host !== 'preserve' && host !== 'upstream') {
+      problems.push({ ...where('proxy_host'), message: `"${host}" is not preserve or upstream` });
+    } else if (upstream !== undefined && timeout !== undefined) {
+      site = { ...base, kind: 'proxy', ...upstream, timeout, host };
+    }
   }
   return { name, site };
 }

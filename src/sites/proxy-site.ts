@@ -1,9 +1,43 @@
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
 import type { ProxySiteFile } from '../config/site-file.js';
-import type { AnyRequest } from '../routing/request-host.js';
-import { rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
+import { originForm, type AnyRequest } from '../routing/request-host.js';
+import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
+import { clientResponseHeaders, upstreamRequestHeaders, type Forwarding } from './proxy-headers.js';
+import { openTunnel } from './proxy-tunnel.js';
 import type { LoggerSource, Site } from './site.js';
+
+/** How long `close()` lets in-flight requests and open tunnels finish before cutting them off. */
+export const CLOSE_GRACE_MS = 5_000;
+
+/** undici's codes for a `proxy_timeout` that ran out before the response head: 504. */
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT']);
+
+function noop(): void {}
+
+/** `writeHead` with a flat header list, which both ServerResponse and Http2ServerResponse accept. */
+interface FlatHead {
+  writeHead(status: number, headers: string[]): unknown;
+  writeHead(status: number, statusMessage: string | undefined, headers: string[]): unknown;
+}
+
+function clientGoneError(): Error {
+  return Object.assign(new Error('the client went away before the response was complete'), { code: 'HOSTMUX_CLIENT_GONE' });
+}
+
+/** undici's raw response headers (Buffers, or strings), as strings; header bytes are latin1. */
+function stringsOf(raw: readonly (Buffer | string)[] | unknown): string[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.map((item: Buffer | string) => (typeof item === 'string' ? item : item.toString('latin1')));
+}
+
+/** Whether a request carries a body to forward (a `null` body lets undici send none, as the client did). */
+function hasBody(req: AnyRequest): boolean {
+  if (req.httpVersionMajor === 2) return !(req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
 
 /** A `proxy =` site: forwards requests and upgrades to an upstream HTTP server (SPEC 5). */
 export class ProxySite implements Site {
@@ -11,26 +45,173 @@ export class ProxySite implements Site {
   readonly name: string;
   readonly file: string;
   readonly domains: readonly string[];
+  readonly #upstream: URL;
+  readonly #pathPrefix: string;
+  readonly #timeout: number;
+  readonly #forwarding: Forwarding;
+  readonly #logger: LoggerSource;
+  /** Made on the first request: most sites of a big installation may never be asked. */
+  #pool: Pool | undefined;
+  readonly #tunnels = new Set<Duplex>();
+  #closing: Promise<void> | undefined;
 
-  constructor(config: ProxySiteFile, domains: readonly string[], _logger: LoggerSource, _trustProxy: boolean) {
+  constructor(config: ProxySiteFile, domains: readonly string[], logger: LoggerSource, trustProxy: boolean) {
     this.name = config.name;
     this.file = config.file;
     this.domains = domains;
+    this.#upstream = new URL(config.origin);
+    this.#pathPrefix = config.pathPrefix;
+    this.#timeout = config.timeout;
+    this.#forwarding = { trustProxy, upstreamHost: config.host === 'upstream' ? this.#upstream.host : undefined };
+    this.#logger = logger;
   }
 
-  handle(_req: AnyRequest, res: AnyResponse): void {
-    sendStatus(res, 502);
+  handle(req: AnyRequest, res: AnyResponse): void {
+    // No stream may throw an unhandled 'error' into the process: a failing
+    // request body reaches undici, which reports it to onResponseError.
+    req.on('error', noop);
+    if (this.#closing !== undefined) return sendStatus(res, 503);
+    const pool = (this.#pool ??= this.#createPool());
+    const http2 = req.httpVersionMajor === 2;
+    let controller: Dispatcher.DispatchController | undefined;
+    let headSent = false;
+    let done = false;
+    let clientGone = false;
+    res.once('close', () => {
+      if (done) return;
+      clientGone = true;
+      controller?.abort(clientGoneError());
+    });
+    const resume = () => controller?.resume();
+    // dispatch() with our own handler rather than pool.request() or
+    // pool.stream(): each body chunk goes straight into `res`, pausing the
+    // upstream socket while res.write() returns false and resuming on 'drain'
+    // (no intermediate Readable per request), and an error reaches us as
+    // itself — an upstream failure is never mistaken for the client leaving.
+    // The request body is read from `req` as the upstream socket drains.
+    pool.dispatch(
+      {
+        path: this.#pathPrefix + originForm(req.url ?? '/'),
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: upstreamRequestHeaders(req, this.#forwarding, false),
+        body: hasBody(req) ? (req as Readable) : null,
+      },
+      {
+        onRequestStart: (c) => {
+          controller = c;
+          if (clientGone) c.abort(clientGoneError());
+        },
+        onResponseStart: (c, statusCode, _headers, statusMessage) => {
+          // 1xx informational answers (103 Early Hints) are not passed on.
+          if (statusCode < 200 || clientGone) return;
+          const raw = stringsOf(c.rawHeaders);
+          const headers = clientResponseHeaders(raw, http2);
+          try {
+            // Both response kinds take a flat [name, value, …] list: duplicates (set-cookie) stay apart.
+            if (http2) (res as FlatHead).writeHead(statusCode, headers);
+            else (res as FlatHead).writeHead(statusCode, statusMessage || undefined, headers);
+          } catch (err) {
+            // A head Node refuses to send (a header HTTP/2 forbids twice): the upstream's answer is unusable.
+            return c.abort(err as Error);
+          }
+          headSent = true;
+          res.on('drain', resume);
+          // HTTP/2 sends the head in writeHead(); HTTP/1 holds it for the first write. A streamed
+          // body (no Content-Length) may be slow to start, so show its head now; with a length,
+          // the body usually follows at once and goes out in the same packet.
+          if (!http2 && !hasHeader(raw, 'content-length')) (res as ServerResponse).flushHeaders();
+        },
+        onResponseData: (c, chunk) => {
+          if (!clientGone && !(res as ServerResponse).write(chunk)) c.pause();
+        },
+        onResponseEnd: () => {
+          done = true;
+          res.off('drain', resume);
+          if (!clientGone) res.end();
+        },
+        onResponseError: (_c, err) => {
+          done = true;
+          res.off('drain', resume);
+          this.#failed(res, err, clientGone || isClosed(res), headSent);
+        },
+      },
+    );
   }
 
-  upgrade(_req: IncomingMessage, socket: Duplex): void {
-    rejectUpgrade(socket, 502);
+  /** Answers, or cuts off, a request that failed: once, and logged once. */
+  #failed(res: AnyResponse, err: Error, clientGone: boolean, headSent: boolean): void {
+    const upstream = this.#upstream.origin;
+    if (clientGone) {
+      this.#logger().debug({ err }, `site ${this.name}: the client went away; the request to ${upstream} was aborted`);
+    } else if (headSent) {
+      this.#logger().error({ err }, `site ${this.name}: upstream ${upstream} failed during the response body; response cut off`);
+      abortResponse(res);
+    } else if (TIMEOUT_CODES.has((err as { code?: string }).code ?? '')) {
+      this.#logger().error({ err }, `site ${this.name}: upstream ${upstream} did not answer within ${this.#timeout / 1000} s (504)`);
+      sendStatus(res, 504);
+    } else {
+      this.#logger().error({ err }, `site ${this.name}: upstream ${upstream} failed before its response head (502)`);
+      sendStatus(res, 502);
+    }
+  }
+
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.#closing !== undefined) return rejectUpgrade(socket, 503);
+    const headers = upstreamRequestHeaders(req, this.#forwarding, true);
+    let requestHead = `${req.method ?? 'GET'} ${this.#pathPrefix}${originForm(req.url ?? '/')} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    requestHead += '\r\n';
+    const upstream = openTunnel(socket, requestHead, head, { url: this.#upstream, timeout: this.#timeout }, (failure) => {
+      const what = failure.answered
+        ? 'the upgraded connection failed; both sides closed'
+        : `could not tunnel the upgrade (${failure.status})`;
+      this.#logger().error({ err: failure.err }, `site ${this.name}: upstream ${this.#upstream.origin}: ${what}`);
+    });
+    this.#tunnels.add(upstream);
+    upstream.once('close', () => this.#tunnels.delete(upstream));
   }
 
   load(): Promise<undefined> {
     return Promise.resolve(undefined);
   }
 
+  /**
+   * Lets in-flight requests and open tunnels finish for at most
+   * `CLOSE_GRACE_MS`, then destroys the pool and the tunnels. Never rejects.
+   */
   close(): Promise<void> {
-    return Promise.resolve();
+    this.#closing ??= this.#close();
+    return this.#closing;
   }
+
+  async #close(): Promise<void> {
+    const pool = this.#pool;
+    const tunnels = [...this.#tunnels];
+    const graceful = Promise.all([
+      pool?.close().catch(noop),
+      ...tunnels.map((socket) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())))),
+    ]);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS, true)));
+    const cut = await Promise.race([graceful.then(() => false), expired]);
+    clearTimeout(timer);
+    if (!cut) return;
+    this.#logger().warn(`site ${this.name}: closing cut off what was still in flight after ${CLOSE_GRACE_MS / 1000} s`);
+    for (const socket of tunnels) socket.destroy();
+    await pool?.destroy().catch(noop);
+  }
+
+  #createPool(): Pool {
+    const timeout = this.#timeout;
+    return new Pool(this.#upstream.origin, {
+      connectTimeout: timeout,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+  }
+}
+
+function hasHeader(raw: readonly string[], lower: string): boolean {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === lower.length && raw[i]!.toLowerCase() === lower) return true;
+  return false;
 }

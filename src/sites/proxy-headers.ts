@@ -1,0 +1,132 @@
+import { absoluteAuthority, type AnyRequest } from '../routing/request-host.js';
+
+/**
+ * Hop-by-hop headers (RFC 9110 7.6.1) and the proxy ones nginx also drops:
+ * they describe one connection, never the next one.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+]);
+
+/** The lowercased names the Connection headers of a raw list name, or undefined for none. */
+function connectionNames(raw: readonly string[]): Set<string> | undefined {
+  let names: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const named = token.trim().toLowerCase();
+      if (named !== '') (names ??= new Set()).add(named);
+    }
+  }
+  return names;
+}
+
+/**
+ * The authority the client asked for, as it wrote it (port included): an
+ * absolute-form target's, else HTTP/2 `:authority`, else the Host header —
+ * the order hostmux routes by.
+ */
+export function receivedAuthority(req: AnyRequest): string | undefined {
+  const url = req.url;
+  const absolute = url === undefined || url === '' ? undefined : absoluteAuthority(url);
+  if (absolute !== undefined && absolute !== '') return absolute;
+  const authority = req.headers[':authority'];
+  if (typeof authority === 'string' && authority !== '') return authority;
+  const host = req.headers.host;
+  return typeof host === 'string' && host !== '' ? host : undefined;
+}
+
+/** How a site rewrites what it forwards. */
+export interface Forwarding {
+  /** `trust_proxy`: a received X-Forwarded-Host / X-Forwarded-Proto is kept. */
+  readonly trustProxy: boolean;
+  /** `proxy_host = upstream`: the upstream's host:port; undefined to preserve the client's. */
+  readonly upstreamHost: string | undefined;
+}
+
+/**
+ * The request headers for the upstream, as a flat `[name, value, …]` list
+ * with the client's spelling: without pseudo-headers, hop-by-hop headers
+ * and those Connection names; with Host and X-Forwarded-For/-Host/-Proto
+ * set. `Expect` is dropped because Node already answered `100 Continue`.
+ * Cookie crumbs (HTTP/2 sends one field per cookie) become one header, as
+ * HTTP/1.1 requires.
+ *
+ * @param upgrade - true for a tunnelled upgrade: `Upgrade` is kept and
+ * `Connection: Upgrade` added, since they are the point of the request
+ */
+export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, upgrade: boolean): string[] {
+  const raw = req.rawHeaders;
+  const named = connectionNames(raw);
+  const out: string[] = [];
+  const host = forwarding.upstreamHost ?? receivedAuthority(req);
+  if (host !== undefined) out.push('Host', host);
+  let forwardedFor: string | undefined;
+  let forwardedHost: string | undefined;
+  let forwardedProto: string | undefined;
+  let cookie: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* : */) continue;
+    const value = raw[i + 1]!;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) === true) {
+      if (upgrade && lower === 'upgrade') out.push(name, value);
+      continue;
+    }
+    switch (lower) {
+      case 'host':
+      case 'expect':
+        continue;
+      case 'cookie':
+        cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+        continue;
+      case 'x-forwarded-for':
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case 'x-forwarded-host':
+        if (forwarding.trustProxy) forwardedHost = forwardedHost === undefined ? value : `${forwardedHost}, ${value}`;
+        continue;
+      case 'x-forwarded-proto':
+        if (forwarding.trustProxy) forwardedProto = forwardedProto === undefined ? value : `${forwardedProto}, ${value}`;
+        continue;
+    }
+    out.push(name, value);
+  }
+  if (upgrade) out.push('Connection', 'Upgrade');
+  if (cookie !== undefined) out.push('Cookie', cookie);
+  const client = req.socket?.remoteAddress;
+  forwardedFor = forwardedFor === undefined ? client : client === undefined ? forwardedFor : `${forwardedFor}, ${client}`;
+  if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
+  forwardedHost ??= receivedAuthority(req);
+  if (forwardedHost !== undefined) out.push('X-Forwarded-Host', forwardedHost);
+  forwardedProto ??= (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http';
+  out.push('X-Forwarded-Proto', forwardedProto);
+  return out;
+}
+
+/**
+ * The upstream's response headers for the client, as a flat list: without
+ * hop-by-hop headers and those Connection names; for an HTTP/2 client also
+ * without `HTTP2-Settings`, the one connection-specific header HTTP/2
+ * forbids that is not hop-by-hop already.
+ */
+export function clientResponseHeaders(raw: readonly string[], http2: boolean): string[] {
+  const named = connectionNames(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) === true || (http2 && lower === 'http2-settings')) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
