@@ -1,4 +1,5 @@
-// hostmux embedded in an ordinary node:http server: `npm start` runs this.
+// hostmux in an ordinary node:http server: every request and every upgrade
+// (WebSocket) goes to the site that claims its host.
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { createApplication } from 'hostmux';
@@ -6,6 +7,7 @@ import { createApplication } from 'hostmux';
 const configDir = process.env.HOSTMUX_HOME || fileURLToPath(new URL('./etc/', import.meta.url));
 const app = createApplication(configDir);
 const server = http.createServer(app);
+server.on('upgrade', app.upgrade);
 
 server.listen(Number(process.env.PORT ?? 8080), process.env.HOST ?? '127.0.0.1', () => {
   const { address, port } = server.address();
