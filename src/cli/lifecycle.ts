@@ -1,0 +1,54 @@
+import { createApplication, type Application, type ReloadResult } from '../application.js';
+import { ConfigError } from '../errors.js';
+import { INTERNAL, type ApplicationInternals } from '../internal.js';
+import type { Logger } from '../logger.js';
+import { printProblems } from './output.js';
+
+/** `added blog; removed shop; 3 kept` */
+export function describeReload(result: ReloadResult): string {
+  const parts: string[] = [];
+  for (const key of ['added', 'removed', 'reloaded'] as const) {
+    if (result[key].length > 0) parts.push(`${key} ${result[key].join(', ')}`);
+  }
+  parts.push(`${result.kept.length} kept`);
+  return parts.join('; ');
+}
+
+/** Why a reload failed: a ConfigError's message lists every problem. */
+export function describeReloadError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export const RELOAD_FAILED = 'reload failed, the previous configuration keeps serving';
+
+/** hostmux's configured root logger, as it is after the latest reload. */
+export function loggerOf(app: Application): Logger {
+  return (app as Application & { readonly [INTERNAL]: ApplicationInternals })[INTERNAL].logger;
+}
+
+/**
+ * createApplication for `serve`: a configuration error is printed whole on
+ * stderr (the logging it would configure is part of what failed) and gives
+ * undefined.
+ */
+export function startApplication(configDir: string): Application | undefined {
+  try {
+    return createApplication(configDir);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    printProblems(configDir, error.problems);
+    return undefined;
+  }
+}
+
+/** Closing sites runs their close(); never wait on one for long when exiting. */
+export const CLOSE_BOUND_MS = 10_000;
+
+export async function closeApplication(app: Application): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<'bound'>((resolve) => (timer = setTimeout(resolve, CLOSE_BOUND_MS, 'bound')));
+  const outcome = await Promise.race([app.close().then(() => 'closed' as const, (error: unknown) => error), bound]);
+  clearTimeout(timer);
+  if (outcome === 'bound') loggerOf(app).warn(`sites did not close within ${CLOSE_BOUND_MS / 1000} s; exiting anyway`);
+  else if (outcome !== 'closed') loggerOf(app).error({ err: outcome }, 'closing the sites failed');
+}

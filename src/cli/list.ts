@@ -1,0 +1,91 @@
+import { readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { byteOrder } from '../config/discover.js';
+import { readConfigFile } from '../config/read-file.js';
+import { readSiteFile } from '../config/site-file.js';
+import type { ConfigProblem } from '../errors.js';
+import { OK, PROBLEMS, type Invocation } from './command.js';
+import { err, json, out, printProblems, table } from './output.js';
+import { AVAILABLE, ENABLED, lstatOrUndefined, realpathOrUndefined, siteFileNames } from './site-dirs.js';
+
+/** One site file of sites-available or sites-enabled, as `list` shows it. */
+interface Listed {
+  /** The file name without `.ini`: what `enable` and `disable` take. */
+  readonly name: string;
+  /** The site's own name (`name =`, else `name`); null when the file cannot be read. */
+  readonly site: string | null;
+  readonly enabled: boolean;
+  /** enabled | disabled | enabled (copy) | enabled (only in sites-enabled) | enabled (link to …) | broken link */
+  readonly status: string;
+  /** The file the domains come from, relative to the config dir: the enabled one when enabled. */
+  readonly file: string;
+  readonly domains: readonly string[];
+  readonly problems: readonly ConfigProblem[];
+}
+
+/** Where sites-enabled/NAME.ini stands against sites-available/NAME.ini. */
+function statusOf(configDir: string, file: string, available: boolean): { enabled: boolean; status: string } {
+  const enabledPath = join(configDir, ENABLED, file);
+  const stats = lstatOrUndefined(enabledPath);
+  if (stats === undefined) return { enabled: false, status: 'disabled' };
+  if (!stats.isSymbolicLink()) return { enabled: true, status: available ? 'enabled (copy)' : 'enabled (only in sites-enabled)' };
+  const target = realpathOrUndefined(enabledPath);
+  if (target === undefined) return { enabled: true, status: 'broken link' };
+  if (available && target === realpathOrUndefined(join(configDir, AVAILABLE, file))) return { enabled: true, status: 'enabled' };
+  return { enabled: true, status: `enabled (link to ${readlinkSync(enabledPath)})` };
+}
+
+/** Reads one site file for its name and domains; every problem in it is kept. */
+function readListed(configDir: string, file: string, available: boolean): Listed {
+  const { enabled, status } = statusOf(configDir, file, available);
+  const relative = `${enabled ? ENABLED : AVAILABLE}/${file}`;
+  const path = join(configDir, relative);
+  const problems: ConfigProblem[] = [];
+  // A dangling link fails to read, and the problem says where it points.
+  const realPath = realpathOrUndefined(path) ?? path;
+  const text = readConfigFile(realPath, relative, problems);
+  const read = text === undefined ? undefined : readSiteFile(text, relative, realPath, problems);
+  return {
+    name: file.slice(0, -'.ini'.length),
+    site: read?.name ?? null,
+    enabled,
+    status,
+    file: relative,
+    domains: read?.site?.domains.map((domain) => domain.text) ?? [],
+    problems,
+  };
+}
+
+function listSites(configDir: string): { sites: Listed[]; problems: ConfigProblem[] } {
+  try {
+    if (!statSync(configDir).isDirectory()) throw new Error('not a directory');
+  } catch (error) {
+    return { sites: [], problems: [{ file: '.', message: `the configuration directory ${configDir} cannot be read: ${(error as Error).message}` }] };
+  }
+  const available = new Set(siteFileNames(join(configDir, AVAILABLE)));
+  const files = [...new Set([...available, ...siteFileNames(join(configDir, ENABLED))])].sort(byteOrder);
+  const sites = files.map((file) => readListed(configDir, file, available.has(file)));
+  return { sites, problems: sites.flatMap((site) => site.problems) };
+}
+
+/** `hostmux list`: see commands.ts. */
+export async function list({ configDir, values }: Invocation): Promise<number> {
+  const { sites, problems } = listSites(configDir);
+  if (values.json === true) {
+    json({ ok: problems.length === 0, configDir, sites, problems });
+  } else {
+    if (sites.length === 0 && problems.length === 0) err(`hostmux: no site files in ${join(configDir, AVAILABLE)} or ${join(configDir, ENABLED)}`);
+    if (sites.length > 0) {
+      out(table([
+        ['NAME', 'STATUS', 'DOMAINS'],
+        ...sites.map((site) => [
+          site.site === null || site.site === site.name ? site.name : `${site.name} (site ${site.site})`,
+          site.status,
+          site.domains.join(', ') || '-',
+        ]),
+      ]));
+    }
+    if (problems.length > 0) printProblems(configDir, problems);
+  }
+  return problems.length === 0 ? OK : PROBLEMS;
+}

@@ -1,0 +1,104 @@
+import { OK, PROBLEMS } from './command.js';
+import {
+  RELOAD_FAILED, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
+} from './lifecycle.js';
+import { plural } from './output.js';
+import { removePidfile, writePidfile } from './pidfile.js';
+import { WorkerPool, type ReloadReply } from './pool.js';
+import { urlOf, type ServeOptions } from './serve-options.js';
+import { watchTree, type Watcher } from './watch.js';
+
+/** One log line per distinct outcome of a reload, not one per worker. */
+function reportReload(replies: readonly ReloadReply[], log: ReturnType<typeof loggerOf>): void {
+  const done = replies.filter((reply) => reply.result !== undefined);
+  const failures = new Map<string, number[]>();
+  for (const reply of replies) {
+    if (reply.error !== undefined) failures.set(reply.error, [...(failures.get(reply.error) ?? []), reply.pid]);
+  }
+  if (replies.length === 0) log.info('configuration reloaded; no worker is running to take it yet');
+  if (done.length > 0) {
+    log.info(`configuration reloaded in ${done.length} of ${plural(replies.length, 'worker')}: ${describeReload(done[0]!.result!)}`);
+  }
+  for (const [error, pids] of failures) {
+    log.error(`${RELOAD_FAILED} in ${pids.length} of ${plural(replies.length, 'worker')} (pid ${pids.join(', ')}): ${error}`);
+  }
+}
+
+/**
+ * `serve --workers N`, N > 1: the cluster primary. It keeps an application
+ * of its own that never serves (modules load lazily, so it imports
+ * nothing): it checks the tree at start and before each reload, and gives
+ * the primary hostmux's configured logger.
+ */
+export async function serveWithWorkers(options: ServeOptions): Promise<number> {
+  const app = startApplication(options.configDir);
+  if (app === undefined) return PROBLEMS;
+  const log = () => loggerOf(app);
+  const pool = new WorkerPool(options, log);
+  let watcher: Watcher | undefined;
+  let stopping = false;
+  let reloading = Promise.resolve();
+
+  const reloadNow = async () => {
+    if (stopping) return;
+    try {
+      // A bad tree is reported once, here, and the workers are left alone.
+      await app.reload();
+    } catch (error) {
+      log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
+      return;
+    }
+    reportReload(await pool.reload(), log());
+  };
+  // One reload at a time, so that workers' answers are not mixed up.
+  const reload = () => (reloading = reloading.then(reloadNow));
+
+  return new Promise<number>((resolve) => {
+    const finish = async (code: number, message: string) => {
+      watcher?.close();
+      log().info(message);
+      await closeApplication(app);
+      if (options.pidfile !== undefined) removePidfile(options.pidfile);
+      resolve(code);
+    };
+    const stop = async (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log().warn(`${signal} again: cutting off what is still in flight`);
+        pool.cut();
+        return;
+      }
+      stopping = true;
+      log().info(`${signal}: stopping ${plural(pool.pids.length, 'worker')}; in-flight requests have ${options.drainMs / 1000} s to finish`);
+      const clean = await pool.stop();
+      await finish(clean ? OK : PROBLEMS, clean ? 'stopped' : 'stopped; the drain bound cut requests off');
+    };
+
+    // Installed before the first await: SIGHUP's default action would end the process.
+    process.on('SIGHUP', () => void reload());
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+
+    const fail = async (message: string) => {
+      stopping = true;
+      log().error(message);
+      await pool.stop();
+      await finish(PROBLEMS, 'stopped');
+    };
+    pool.start().then(
+      (address) => {
+        if (stopping) return;
+        if (options.pidfile !== undefined) {
+          try {
+            writePidfile(options.pidfile);
+          } catch (error) {
+            void fail(`cannot write the pid file: ${(error as Error).message}`);
+            return;
+          }
+        }
+        log().info(`listening on ${urlOf(address)} (pid ${process.pid}, ${plural(options.workers, 'worker')}, ${plural(app.sites.length, 'site')})`);
+        if (options.watch) watcher = watchTree(options.configDir, reload);
+      },
+      (error: Error) => void (stopping || fail(error.message)),
+    );
+  });
+}

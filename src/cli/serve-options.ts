@@ -1,0 +1,17 @@
+/** `serve`'s options, parsed and checked. */
+export interface ServeOptions {
+  readonly configDir: string;
+  readonly port: number;
+  readonly host: string;
+  readonly workers: number;
+  /** --drain, in milliseconds. */
+  readonly drainMs: number;
+  readonly watch: boolean;
+  readonly pidfile: string | undefined;
+}
+
+/** `http://127.0.0.1:8080`, `http://[::1]:8080`. */
+export function urlOf(address: { address: string; port: number }): string {
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}

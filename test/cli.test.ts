@@ -1,0 +1,572 @@
+// The `hostmux` command, run as a child process (the built dist/cli/main.js)
+// on temporary configuration trees: every subcommand, every exit code, and
+// serve's workers, signals, drain, reload, watch and pid file.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { listen, request, tempDir, writeTree } from './helpers.ts';
+
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'main.js');
+assert.ok(existsSync(CLI), `${CLI} is missing: run npm run build first`);
+
+/** The environment of every child: no HOSTMUX_HOME unless a test sets it, no test-runner context. */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  if (extra.HOSTMUX_HOME === undefined) delete env.HOSTMUX_HOME;
+  delete env.NODE_TEST_CONTEXT;
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+interface Result {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `hostmux ARGS…` to completion. */
+async function hostmux(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** A site module answering its site's name and the pid of the process that served it; `/slow` takes `ms`. */
+const APP = `
+export function createHandler(site) {
+  return (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/slow') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('started\\n');
+      setTimeout(() => res.end('finished\\n'), Number(url.searchParams.get('ms')));
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ site: site.name, pid: process.pid }));
+  };
+}
+`;
+
+/** alpha (enabled by link) and beta (available) share one module; gamma's module fails to load. */
+function tree(t: TestContext, extra: Record<string, string | { link: string }> = {}): string {
+  const dir = tempDir('hostmux-cli-');
+  t.after(dir.remove);
+  return writeTree(dir.path, {
+    'sites/app.mjs': APP,
+    'sites/broken.mjs': 'throw new Error("gamma cannot start");\n',
+    'sites-available/alpha.ini': '[site]\ndomains = alpha.test, *.alpha.test\nhandler = ../sites/app.mjs\n',
+    'sites-available/beta.ini': '[site]\ndomains = beta.test\nhandler = ../sites/app.mjs\n',
+    'sites-available/gamma.ini': '[site]\ndomains = gamma.test\nhandler = ../sites/broken.mjs\n',
+    'sites-available/.hidden.ini': '[site]\ndomains = hidden.test\nhandler = ../sites/app.mjs\n',
+    'sites-available/beta.ini~': 'an editor backup, ignored\n',
+    'sites-enabled/alpha.ini': { link: '../sites-available/alpha.ini' },
+    ...extra,
+  });
+}
+
+interface Serving {
+  readonly child: ChildProcess;
+  readonly port: number;
+  /** Everything written to stderr so far (the log). */
+  log(): string;
+  /** Resolves with the first match of `pattern` in the log at or after `from`. */
+  waitFor(pattern: RegExp, from?: number): Promise<RegExpExecArray>;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `hostmux serve --port 0 ARGS…` and waits until it listens; killed at the end of the test. */
+async function serve(t: TestContext, args: readonly string[]): Promise<Serving> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const waiters = new Set<() => void>();
+  const wake = () => waiters.forEach((waiter) => waiter());
+  child.stderr!.on('data', (chunk: Buffer) => {
+    log += chunk;
+    wake();
+  });
+  child.stdout!.resume();
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  void exited.then(wake);
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const waitFor = (pattern: RegExp, from = 0) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${pattern} in:\n${log}`)), 10_000);
+      const check = () => {
+        const found = new RegExp(pattern.source, pattern.flags).exec(log.slice(from));
+        if (found !== null) done(undefined, found);
+        else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`exited waiting for ${pattern}:\n${log}`));
+      };
+      const done = (error?: Error, found?: RegExpExecArray) => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (error !== undefined) reject(error);
+        else resolve(found!);
+      };
+      waiters.add(check);
+      check();
+    });
+  const listening = await waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+  return { child, port: Number(listening[1]), log: () => log, waitFor, exited };
+}
+
+/** A GET of `/slow` that resolves `started` once the head and first chunk arrived, and `body` with the whole body. */
+function slowRequest(port: number, host: string, ms: number): { started: Promise<void>; body: Promise<string> } {
+  let started!: () => void;
+  const startedPromise = new Promise<void>((resolve) => (started = resolve));
+  const body = new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: `/slow?ms=${ms}`, headers: { host }, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        text += chunk;
+        started();
+      });
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+      res.on('aborted', () => reject(new Error(`aborted after ${JSON.stringify(text)}`)));
+    }).on('error', reject);
+  });
+  return { started: startedPromise, body };
+}
+
+/** The status of a GET for `host` through `agent` (keep-alive). */
+function statusThrough(agent: http.Agent, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, headers: { host }, agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    }).on('error', reject);
+  });
+}
+
+/** Which pid answered for `host`, over a fresh connection. */
+async function pidFor(port: number, host: string): Promise<number> {
+  const reply = await request(port, { host });
+  assert.equal(reply.status, 200, `${host}: ${reply.status} ${reply.body}`);
+  return (JSON.parse(reply.body) as { pid: number }).pid;
+}
+
+test('--help prints usage on stdout and exits 0, for hostmux and every command', async () => {
+  const commands = ['serve', 'check', 'list', 'match', 'enable', 'disable'];
+  const main = await hostmux(['--help']);
+  assert.equal(main.code, 0);
+  for (const name of commands) assert.match(main.stdout, new RegExp(`^  ${name} `, 'm'));
+  assert.match((await hostmux(['help'])).stdout, /^Usage: hostmux \[--config DIR\] COMMAND/);
+  const results = await Promise.all(commands.map((name) => hostmux([name, '--help'])));
+  results.forEach((result, i) => {
+    assert.equal(result.code, 0, commands[i]);
+    assert.match(result.stdout, new RegExp(`^Usage: hostmux \\[--config DIR\\] ${commands[i]}`), commands[i]);
+    assert.match(result.stdout, /--config DIR/);
+    assert.equal(result.stderr, '');
+  });
+  assert.match((await hostmux(['help', 'serve'])).stdout, /--drain SECONDS/);
+});
+
+test('bad usage exits 2 with the usage on stderr', async () => {
+  const cases: [string[], RegExp][] = [
+    [[], /no command given/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['--frob', 'list'], /Unknown option '--frob'/],
+    [['list', '--frob'], /Unknown option '--frob'/],
+    [['match'], /match: missing HOST/],
+    [['match', 'a.test', 'b.test'], /unexpected argument "b\.test"/],
+    [['enable'], /enable: missing NAME/],
+    [['check', 'extra'], /unexpected argument "extra"/],
+    [['serve', '--port', 'http'], /--port must be a whole number from 0 to 65535/],
+    [['serve', '--workers', '0'], /--workers must be a whole number from 1/],
+    [['serve', '--drain', 'soon'], /--drain must be a number of seconds/],
+    [['serve', '--port'], /argument missing/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => hostmux(args)));
+  results.forEach((result, i) => {
+    const [args, message] = cases[i]!;
+    assert.equal(result.code, 2, args.join(' '));
+    assert.match(result.stderr, message, args.join(' '));
+    assert.match(result.stderr, /^Usage: hostmux/m, args.join(' '));
+    assert.equal(result.stdout, '', args.join(' '));
+  });
+});
+
+test('the config dir is --config (before or after the command), else $HOSTMUX_HOME, else /etc/hostmux', async (t) => {
+  const dir = tree(t);
+  const other = tempDir('hostmux-cli-empty-');
+  t.after(other.remove);
+  const [before, after, short, home, overridden, fallback] = await Promise.all([
+    hostmux(['--config', dir, 'list']),
+    hostmux(['list', '--config', dir]),
+    hostmux(['-c', dir, 'list']),
+    hostmux(['list'], { HOSTMUX_HOME: dir }),
+    hostmux(['list', '--config', dir], { HOSTMUX_HOME: other.path }),
+    hostmux(['match', 'alpha.test']),
+  ]);
+  for (const result of [before, after, short, home, overridden]) {
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^alpha +enabled +alpha\.test, \*\.alpha\.test$/m);
+  }
+  // No /etc/hostmux on the test machine: the default is named in the problem.
+  assert.equal(fallback.code, 1);
+  assert.match(fallback.stderr, /\/etc\/hostmux/);
+});
+
+test('check: a valid tree prints the routing table and exits 0; --json for machines', async (t) => {
+  const dir = tree(t, {
+    'hostmux.conf': '[server]\ndefault_site = alpha\n',
+    'sites-enabled/beta.ini': { link: '../sites-available/beta.ini' },
+  });
+  const [text, json] = await Promise.all([hostmux(['check', '-c', dir]), hostmux(['check', '-c', dir, '--json'])]);
+  assert.equal(text.code, 0, text.stderr);
+  const lines = text.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^DOMAIN +SITE +KIND +FILE$/);
+  assert.match(text.stdout, /^alpha\.test +alpha +module +sites-enabled\/alpha\.ini$/m);
+  assert.match(text.stdout, /^\*\.alpha\.test +alpha +module +sites-enabled\/alpha\.ini$/m);
+  assert.match(text.stdout, /^beta\.test +beta +module +sites-enabled\/beta\.ini$/m);
+  assert.match(text.stdout, /^\(default_site\) +alpha +module +sites-enabled\/alpha\.ini$/m);
+  assert.match(lines.at(-1)!, /is ok: 2 sites loaded$/);
+
+  assert.equal(json.code, 0);
+  const report = JSON.parse(json.stdout) as Record<string, unknown>;
+  assert.equal(report.ok, true);
+  assert.deepEqual(report.problems, []);
+  assert.deepEqual(report.failedSites, []);
+  assert.deepEqual(report.routes, [
+    { domain: 'alpha.test', site: 'alpha', kind: 'module', file: 'sites-enabled/alpha.ini' },
+    { domain: '*.alpha.test', site: 'alpha', kind: 'module', file: 'sites-enabled/alpha.ini' },
+    { domain: 'beta.test', site: 'beta', kind: 'module', file: 'sites-enabled/beta.ini' },
+    { domain: null, site: 'alpha', kind: 'module', file: 'sites-enabled/alpha.ini' },
+  ]);
+});
+
+test('check: every configuration problem is listed as file:line [section] key: message, exit 1', async (t) => {
+  const dir = tree(t, {
+    'sites-enabled/bad.ini': '[site]\ndomains = alpha.test\nhandler = ../sites/app.mjs\ncolour = blue\n',
+    'sites-enabled/gone.ini': { link: '../sites-available/gone.ini' },
+  });
+  const [text, json] = await Promise.all([hostmux(['check', '-c', dir]), hostmux(['check', '-c', dir, '--json'])]);
+  assert.equal(text.code, 1);
+  assert.equal(text.stdout, '');
+  assert.match(text.stderr, /^hostmux: 3 configuration problems in /m);
+  assert.match(text.stderr, /^ {2}sites-enabled\/bad\.ini:4 \[site\] colour: unknown key/m);
+  assert.match(text.stderr, /^ {2}sites-enabled\/bad\.ini \[site\] domains: "alpha\.test" is already claimed by site alpha/m);
+  assert.match(text.stderr, /^ {2}sites-enabled\/gone\.ini: dangling symlink/m);
+  assert.equal(json.code, 1);
+  const report = JSON.parse(json.stdout) as { ok: boolean; problems: { file: string }[]; routes: unknown[] };
+  assert.equal(report.ok, false);
+  assert.equal(report.problems.length, 3);
+  assert.deepEqual(report.routes, []);
+});
+
+test('check: a valid tree whose module fails to load names the site, exit 1', async (t) => {
+  const dir = tree(t, { 'sites-enabled/gamma.ini': { link: '../sites-available/gamma.ini' } });
+  const [text, json] = await Promise.all([hostmux(['check', '-c', dir]), hostmux(['check', '-c', dir, '--json'])]);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^gamma\.test +gamma +module/m, 'the table is still printed');
+  assert.match(text.stderr, /^hostmux: 1 site failed to load:\n {2}gamma \(sites-enabled\/gamma\.ini\): .*gamma cannot start/m);
+  assert.doesNotMatch(text.stdout, /is ok/);
+  const report = JSON.parse(json.stdout) as { ok: boolean; failedSites: { site: string; file: string }[] };
+  assert.equal(report.ok, false);
+  assert.deepEqual(report.failedSites.map(({ site, file }) => ({ site, file })), [{ site: 'gamma', file: 'sites-enabled/gamma.ini' }]);
+});
+
+test('list: every available site, enabled or not, with its domains; problems exit 1', async (t) => {
+  const dir = tree(t);
+  const clean = await hostmux(['list', '-c', dir]);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.deepEqual(clean.stdout.trimEnd().split('\n').map((line) => line.split(/ {2,}/)), [
+    ['NAME', 'STATUS', 'DOMAINS'],
+    ['alpha', 'enabled', 'alpha.test, *.alpha.test'],
+    ['beta', 'disabled', 'beta.test'],
+    ['gamma', 'disabled', 'gamma.test'],
+  ]);
+
+  writeTree(dir, {
+    'sites-enabled/beta.ini': '[site]\nname = beta2\ndomains = copy.test\nhandler = ../sites/app.mjs\n',
+    'sites-enabled/delta.ini': '[site]\ndomains = delta.test\nredirect = https://example.com\n',
+    'sites-enabled/gone.ini': { link: '../sites-available/gone.ini' },
+    'sites-available/zeta.ini': '[site]\ndomains = zeta.test\n',
+  });
+  const messy = await hostmux(['list', '-c', dir]);
+  assert.equal(messy.code, 1);
+  const rows = messy.stdout.trimEnd().split('\n').map((line) => line.split(/ {2,}/));
+  assert.deepEqual(rows, [
+    ['NAME', 'STATUS', 'DOMAINS'],
+    ['alpha', 'enabled', 'alpha.test, *.alpha.test'],
+    ['beta (site beta2)', 'enabled (copy)', 'copy.test'],
+    ['delta', 'enabled (only in sites-enabled)', 'delta.test'],
+    ['gamma', 'disabled', 'gamma.test'],
+    ['gone', 'broken link', '-'],
+    ['zeta', 'disabled', '-'],
+  ]);
+  assert.match(messy.stderr, /^ {2}sites-enabled\/gone\.ini: dangling symlink/m);
+  assert.match(messy.stderr, /^ {2}sites-available\/zeta\.ini \[site\]: needs one of handler, proxy or redirect/m);
+
+  const json = await hostmux(['list', '-c', dir, '--json']);
+  const report = JSON.parse(json.stdout) as { ok: boolean; sites: { name: string; site: string; enabled: boolean; file: string }[] };
+  assert.equal(report.ok, false);
+  assert.deepEqual(report.sites.find((site) => site.name === 'beta'), {
+    ...report.sites.find((site) => site.name === 'beta'),
+    site: 'beta2',
+    enabled: true,
+    file: 'sites-enabled/beta.ini',
+  });
+});
+
+test('match: the site, pattern, wildcards and file that would answer; exit 1 when none would', async (t) => {
+  const dir = tree(t, { 'sites-enabled/beta.ini': { link: '../sites-available/beta.ini' } });
+  const withDefault = tree(t, { 'hostmux.conf': '[server]\ndefault_site = alpha\n' });
+  const [pattern, exact, json, fallback, none, invalid, broken] = await Promise.all([
+    hostmux(['match', '-c', dir, 'Blog.Alpha.Test:8080']),
+    hostmux(['match', '-c', dir, 'beta.test']),
+    hostmux(['match', '-c', dir, 'x.alpha.test', '--json']),
+    hostmux(['match', '-c', withDefault, 'nowhere.test']),
+    hostmux(['match', '-c', dir, 'nowhere.test']),
+    hostmux(['match', '-c', dir, 'a..test']),
+    hostmux(['match', '-c', join(dir, 'missing'), 'alpha.test']),
+  ]);
+  assert.equal(pattern.code, 0, pattern.stderr);
+  assert.deepEqual(pattern.stdout.trimEnd().split('\n').map((line) => line.split(/ +/)), [
+    ['host:', 'blog.alpha.test'],
+    ['site:', 'alpha'],
+    ['pattern:', '*.alpha.test'],
+    ['wildcards:', '"blog"'],
+    ['file:', 'sites-enabled/alpha.ini'],
+  ]);
+  assert.equal(exact.code, 0);
+  assert.match(exact.stdout, /^pattern: +beta\.test$/m);
+  assert.doesNotMatch(exact.stdout, /wildcards/);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    host: 'x.alpha.test', site: 'alpha', pattern: '*.alpha.test', wildcards: ['x'], file: 'sites-enabled/alpha.ini',
+  });
+  assert.equal(fallback.code, 0);
+  assert.match(fallback.stdout, /^pattern: +\(default_site\)$/m);
+  assert.equal(none.code, 1);
+  assert.equal(none.stdout, '');
+  assert.match(none.stderr, /no site claims nowhere\.test and there is no default_site/);
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.stderr, /"a\.\.test" is not a valid host name/);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /configuration problem/);
+});
+
+test('enable / disable: relative links, idempotent, plain files untouched, unknown names exit 1', async (t) => {
+  const dir = tree(t, { 'sites-enabled/gamma.ini': '[site]\ndomains = gamma.test\nhandler = ../sites/app.mjs\n' });
+  const link = join(dir, 'sites-enabled', 'beta.ini');
+
+  const enabled = await hostmux(['enable', '-c', dir, 'beta.ini']);
+  assert.equal(enabled.code, 0, enabled.stderr);
+  assert.match(enabled.stdout, /^Site beta enabled\.$/m);
+  assert.match(enabled.stdout, /To activate the new configuration.*\n.*kill -HUP/);
+  assert.equal(readlinkSync(link), '../sites-available/beta.ini');
+
+  const again = await hostmux(['enable', '-c', dir, 'beta', 'alpha']);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /^Site beta already enabled$/m);
+  assert.match(again.stdout, /^Site alpha already enabled$/m);
+  assert.doesNotMatch(again.stdout, /To activate/, 'nothing changed, nothing to reload');
+
+  // Unknown names and a plain file are reported; the rest is still done.
+  const mixed = await hostmux(['enable', '-c', dir, 'nosuch', 'gamma', '../etc', 'zz.ini']);
+  assert.equal(mixed.code, 1);
+  assert.match(mixed.stderr, /site nosuch does not exist/);
+  assert.match(mixed.stderr, /site zz does not exist/);
+  assert.match(mixed.stderr, /"\.\.\/etc" is not a site name/);
+  assert.match(mixed.stderr, /sites-enabled\/gamma\.ini is a file, not a link: not touching it/);
+  assert.ok(lstatSync(join(dir, 'sites-enabled', 'gamma.ini')).isFile(), 'the plain file is not replaced');
+
+  const disabled = await hostmux(['disable', '-c', dir, 'beta', 'nosuch', 'gamma', 'alpha.ini']);
+  assert.equal(disabled.code, 1);
+  assert.match(disabled.stdout, /^Site beta disabled\.$/m);
+  assert.match(disabled.stdout, /^Site alpha disabled\.$/m);
+  assert.match(disabled.stderr, /site nosuch does not exist/);
+  assert.match(disabled.stderr, /sites-enabled\/gamma\.ini is a file, not a link: not touching it/);
+  assert.ok(!existsSync(link));
+  assert.ok(existsSync(join(dir, 'sites-available', 'beta.ini')), 'disable removes only the link');
+  assert.ok(existsSync(join(dir, 'sites-enabled', 'gamma.ini')), 'the plain file is not deleted');
+
+  const twice = await hostmux(['disable', '-c', dir, 'beta']);
+  assert.equal(twice.code, 0);
+  assert.match(twice.stdout, /^Site beta already disabled$/m);
+
+  // A link to some other file is not ours to replace.
+  writeTree(dir, { 'sites-enabled/beta.ini': { link: '../sites-available/alpha.ini' } });
+  const foreign = await hostmux(['enable', '-c', dir, 'beta']);
+  assert.equal(foreign.code, 1);
+  assert.match(foreign.stderr, /links to \.\.\/sites-available\/alpha\.ini, not to \.\.\/sites-available\/beta\.ini/);
+  assert.equal(readlinkSync(link), '../sites-available/alpha.ini');
+});
+
+test('enable --reload: a stale or missing pid file is reported, exit 1, the change is kept', async (t) => {
+  const dir = tree(t);
+  const stale = join(dir, 'stale.pid');
+  // A pid no process has: the kernel's pid_max is below 2^22 by default.
+  writeFileSync(stale, '4194304\n');
+  const result = await hostmux(['enable', '-c', dir, 'beta', '--reload', stale]);
+  assert.equal(result.code, 1);
+  assert.match(result.stdout, /^Site beta enabled\.$/m);
+  assert.match(result.stderr, /the pid file .*stale\.pid is stale: no process 4194304 is running/);
+  assert.ok(lstatSync(join(dir, 'sites-enabled', 'beta.ini')).isSymbolicLink());
+  const missing = await hostmux(['disable', '-c', dir, 'beta', '--reload', join(dir, 'none.pid')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read the pid file/);
+});
+
+test('serve: a configuration error at start prints every problem and exits 1', async (t) => {
+  const dir = tree(t, { 'sites-enabled/bad.ini': '[site]\ndomains = bad.test\nhandler = ../sites/app.mjs\ncolour = blue\n' });
+  const [single, cluster] = await Promise.all([
+    hostmux(['serve', '-c', dir, '--port', '0', '--workers', '1']),
+    hostmux(['serve', '-c', dir, '--port', '0', '--workers', '2']),
+  ]);
+  for (const result of [single, cluster]) {
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^ {2}sites-enabled\/bad\.ini:4 \[site\] colour: unknown key/m);
+    assert.doesNotMatch(result.stderr, /listening/);
+  }
+});
+
+test('serve: a port in use is reported and exits 1, with and without workers', async (t) => {
+  const dir = tree(t);
+  const busy = await listen((_req, res) => res.end());
+  t.after(() => busy.close());
+  const [single, cluster] = await Promise.all([
+    hostmux(['serve', '-c', dir, '--port', String(busy.port), '--workers', '1']),
+    hostmux(['serve', '-c', dir, '--port', String(busy.port), '--workers', '2']),
+  ]);
+  for (const result of [single, cluster]) {
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /cannot listen on 127\.0\.0\.1 port \d+: .*EADDRINUSE/);
+  }
+});
+
+test('serve --workers 1: in-process; --watch picks up an enabled site; --drain cuts a slower request, exit 1', async (t) => {
+  const dir = tree(t);
+  const pidfile = join(dir, 'hostmux.pid');
+  const server = await serve(t, ['-c', dir, '--workers', '1', '--watch', '--drain', '0.5', '--pidfile', pidfile]);
+  assert.equal(readFileSync(pidfile, 'utf8').trim(), String(server.child.pid));
+  assert.equal(await pidFor(server.port, 'alpha.test'), server.child.pid, 'the serve process itself answers');
+  assert.equal((await request(server.port, { host: 'beta.test' })).status, 404);
+
+  // No SIGHUP: the watcher sees the new link.
+  const mark = server.log().length;
+  assert.equal((await hostmux(['enable', '-c', dir, 'beta'])).code, 0);
+  await server.waitFor(/configuration reloaded: added beta; 1 kept/, mark);
+  assert.equal(await pidFor(server.port, 'beta.test'), server.child.pid);
+
+  const slow = slowRequest(server.port, 'alpha.test', 5_000);
+  await slow.started;
+  server.child.kill('SIGTERM');
+  await assert.rejects(slow.body, 'the drain bound cuts the request off');
+  assert.equal(await server.exited, 1);
+  assert.match(server.log(), /cut off 1 request still in flight/);
+  assert.ok(!existsSync(pidfile), 'the pid file is removed on exit');
+});
+
+test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps serving, a dead worker is replaced, SIGTERM drains', async (t) => {
+  const dir = tree(t);
+  const pidfile = join(dir, 'hostmux.pid');
+  const server = await serve(t, ['-c', dir, '--workers', '2', '--pidfile', pidfile]);
+  const primary = server.child.pid!;
+  assert.equal(readFileSync(pidfile, 'utf8').trim(), String(primary), 'the pid file holds the primary');
+
+  // Round-robin over fresh connections reaches both workers, never the primary.
+  const pids = new Set<number>();
+  for (let i = 0; i < 12 && pids.size < 2; i++) pids.add(await pidFor(server.port, 'alpha.test'));
+  assert.equal(pids.size, 2, 'two workers answered');
+  assert.ok(!pids.has(primary));
+
+  // enable --reload sends SIGHUP to the primary, which reloads every worker and logs once.
+  assert.equal((await request(server.port, { host: 'beta.test' })).status, 404);
+  let mark = server.log().length;
+  const enabled = await hostmux(['enable', '-c', dir, 'beta', '--reload', pidfile]);
+  assert.equal(enabled.code, 0, enabled.stderr);
+  assert.match(enabled.stdout, new RegExp(`sent SIGHUP to process ${primary}`));
+  await server.waitFor(/configuration reloaded in 2 of 2 workers: added beta; 1 kept/, mark);
+  const betaPids = new Set<number>();
+  for (let i = 0; i < 8; i++) betaPids.add(await pidFor(server.port, 'beta.test'));
+  assert.deepEqual([...betaPids].sort(), [...pids].sort(), 'both workers serve the new site');
+
+  // Reloads while keep-alive clients keep asking: not one request is dropped.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  t.after(() => agent.destroy());
+  let hammering = true;
+  const statuses: number[] = [];
+  const hammer = Promise.all([0, 1, 2, 3].map(async () => {
+    while (hammering) statuses.push(await statusThrough(agent, server.port, 'beta.test'));
+  }));
+  for (let i = 0; i < 2; i++) {
+    mark = server.log().length;
+    server.child.kill('SIGHUP');
+    await server.waitFor(/configuration reloaded in 2 of 2 workers: 2 kept/, mark);
+  }
+  hammering = false;
+  await hammer;
+  assert.ok(statuses.length > 0);
+  assert.deepEqual(statuses.filter((status) => status !== 200), []);
+
+  // A broken tree on SIGHUP: reported once, the old configuration keeps serving.
+  writeTree(dir, { 'sites-enabled/broken.ini': '[site]\ndomains = beta.test\n' });
+  mark = server.log().length;
+  server.child.kill('SIGHUP');
+  await server.waitFor(/reload failed, the previous configuration keeps serving: .*\n.*sites-enabled\/broken\.ini/, mark);
+  await pidFor(server.port, 'beta.test');
+  assert.equal(server.log().slice(mark).match(/reload failed/g)?.length, 1, 'one report, not one per worker');
+  rmSync(join(dir, 'sites-enabled', 'broken.ini'));
+
+  // A worker killed outright is replaced, on the same port.
+  const [victim] = pids;
+  mark = server.log().length;
+  process.kill(victim!, 'SIGKILL');
+  await server.waitFor(new RegExp(`worker ${victim} exited with signal SIGKILL; starting another`), mark);
+  const replacement = Number((await server.waitFor(new RegExp(`worker (\\d+) is serving, replacing worker ${victim}`), mark))[1]);
+  const after = new Set<number>();
+  for (let i = 0; i < 12 && after.size < 2; i++) after.add(await pidFor(server.port, 'alpha.test'));
+  assert.equal(after.size, 2, 'the replacement answers too');
+  assert.ok(after.has(replacement) && !after.has(victim!));
+
+  // SIGTERM: a request in flight finishes, then everything exits 0 and the pid file is gone.
+  const slow = slowRequest(server.port, 'alpha.test', 1_000);
+  await slow.started;
+  server.child.kill('SIGTERM');
+  assert.equal(await slow.body, 'started\nfinished\n');
+  assert.equal(await server.exited, 0);
+  assert.ok(!existsSync(pidfile));
+});
+
+test('serve --workers 2 --watch --drain: the primary reloads on a change; a request slower than the bound is cut off, exit 1', async (t) => {
+  const dir = tree(t);
+  const server = await serve(t, ['-c', dir, '--workers', '2', '--watch', '--drain', '0.5']);
+  assert.equal((await hostmux(['enable', '-c', dir, 'beta'])).code, 0);
+  await server.waitFor(/configuration reloaded in 2 of 2 workers: added beta; 1 kept/);
+  await pidFor(server.port, 'beta.test');
+
+  const slow = slowRequest(server.port, 'alpha.test', 5_000);
+  await slow.started;
+  server.child.kill('SIGTERM');
+  await assert.rejects(slow.body);
+  assert.equal(await server.exited, 1);
+  assert.match(server.log(), /the drain bound cut requests off/);
+});
+
+test('serve: a second SIGINT cuts in-flight requests off at once', async (t) => {
+  const dir = tree(t);
+  const server = await serve(t, ['-c', dir, '--workers', '1']);
+  const slow = slowRequest(server.port, 'alpha.test', 20_000);
+  await slow.started;
+  server.child.kill('SIGINT');
+  await server.waitFor(/SIGINT: stopping/);
+  server.child.kill('SIGINT');
+  await assert.rejects(slow.body);
+  assert.equal(await server.exited, 1);
+});
