@@ -183,7 +183,8 @@ function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
 function createSite(file: TreeSite, configDir: string, logging: Logging, trustProxy: boolean, fresh: boolean): Site {
   const domains = file.domains.map((d) => d.text);
   let logger: Logger | undefined;
-  const log: LoggerSource = () => (logger ??= logging.logger(`site.${file.name}`));
+  // Records carry `site` too, for filtering in one shared log (fastify.log).
+  const log: LoggerSource = () => (logger ??= logging.logger(`site.${file.name}`).child({ site: file.name }));
   if (file.kind === 'redirect') return new RedirectSite(file, domains);
   if (file.kind === 'proxy') return new ProxySite(file, domains, log, trustProxy);
   return new ModuleSite(file, domains, configDir, log, fresh);
