@@ -731,6 +731,58 @@ describe('through createApplication', () => {
     assert.deepEqual([hit!.logger, hit!.level, hit!.path, hit!.msg], ['site.blog', 20, '/post?id=1', 'hit']);
   });
 
+  test('access lines for the 404, 500 and 503 hostmux gives', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    writeTree(dir.path, {
+      ...TREE,
+      'sites-enabled/fails.ini': '[site]\ndomains = fails.test\nhandler = ../fails.mjs\n',
+      'fails.mjs': 'export default () => { throw new Error("fails on purpose"); };\n',
+      'sites-enabled/broken.ini': '[site]\ndomains = broken.test\nhandler = ../missing.mjs\n',
+    });
+    const app = createApplication(dir.path);
+    cleanups.push(() => app.close());
+    const running = await listen(app);
+    cleanups.push(() => running.close());
+    assert.equal((await request(running.port, { host: 'nobody.test', path: '/a' })).status, 404);
+    assert.equal((await request(running.port, { host: 'fails.test', path: '/b' })).status, 500);
+    assert.equal((await request(running.port, { host: 'broken.test', path: '/c' })).status, 503);
+    const access = join(dir.path, 'access.log');
+    await waitFor(() => existsSync(access) && linesOf(access).length === 3, 'three access lines');
+    const lines = linesOf(access);
+    assert.match(lines[0]!, /"GET \/a HTTP\/1\.1" 404 \d+ "-" "-" - /);
+    assert.match(lines[1]!, /"GET \/b HTTP\/1\.1" 500 \d+ "-" "-" fails /);
+    assert.match(lines[2]!, /"GET \/c HTTP\/1\.1" 503 \d+ "-" "-" broken /);
+    // Errors about a site go to its own logger: here, through root to app.log.
+    await app.close();
+    const app_log = readFileSync(join(dir.path, 'app.log'), 'utf8');
+    assert.match(app_log, /ERROR site\.fails: site fails: the handler failed/);
+    assert.match(app_log, /ERROR site\.broken: site broken answers 503/);
+  });
+
+  test('a reload with a changed logging.ini reloads every site onto the new loggers; an unchanged one reopens the files', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    writeTree(dir.path, TREE);
+    const app = createApplication(dir.path);
+    cleanups.push(() => app.close());
+    const running = await listen(app);
+    cleanups.push(() => running.close());
+    assert.equal((await request(running.port, { host: 'blog.test', path: '/one' })).status, 200);
+    // logrotate: the file is renamed, then hostmux is told (SIGHUP → reload).
+    renameSync(join(dir.path, 'access.log'), join(dir.path, 'access.log.1'));
+    assert.deepEqual(await app.reload(), { added: [], removed: [], reloaded: [], kept: ['blog'] });
+    assert.equal((await request(running.port, { host: 'blog.test', path: '/two' })).status, 200);
+    await waitFor(() => existsSync(join(dir.path, 'access.log')) && linesOf(join(dir.path, 'access.log')).length === 1, 'a new access.log');
+    assert.match(linesOf(join(dir.path, 'access.log'))[0]!, /"GET \/two /);
+    // A changed logging.ini: the blog now logs to another file.
+    writeTree(dir.path, { 'logging.ini': TREE['logging.ini'].replace('destination = blog.log', 'destination = blog2.log') });
+    assert.deepEqual(await app.reload(), { added: [], removed: [], reloaded: ['blog'], kept: [] });
+    assert.equal((await request(running.port, { host: 'blog.test', path: '/three' })).status, 200);
+    await app.close();
+    assert.deepEqual(jsonLinesOf(join(dir.path, 'blog2.log')).map((r) => r.path), ['/three']);
+  });
+
   test('a problem in logging.ini is a ConfigError with the others of the tree', () => {
     const dir = tempDir();
     cleanups.push(() => dir.remove());
