@@ -320,6 +320,12 @@ describe('forwarding', () => {
     assert.deepEqual(valuesOf(seen.rawHeaders, 'x-forwarded-host'), ['app.test:8080']);
   });
 
+  test('the upstream\'s reason phrase comes back with its status', async (t) => {
+    const proxy = await proxyTo(t, (_req, res) => res.writeHead(299, 'Fine, Thanks', { 'content-length': 0 }).end());
+    const answer = await rawRequest(proxy.port, 'GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 299 Fine, Thanks\r\n/);
+  });
+
   test('several Set-Cookie headers stay several', async (t) => {
     const proxy = await proxyTo(t, (_req, res) => {
       res.setHeader('set-cookie', ['a=1; Path=/', 'b=2; HttpOnly', 'c=3, with a comma']);
@@ -627,7 +633,8 @@ describe('failures', () => {
 
   test('proxy_timeout = 1 and a body that pauses after the head: the response is cut off', HANG_GUARD, async (t) => {
     const proxy = await proxyTo(t, (_req, res) => {
-      res.writeHead(200, { 'content-length': 100 });
+      // Chunked: a response that ended cleanly here would look complete to the client.
+      res.writeHead(200);
       res.write('the first ten bytes…');
     }, 'proxy_timeout = 1');
     const outcome = await new Promise<{ status: number; body: string; end: string }>((resolve, reject) => {
@@ -950,7 +957,7 @@ describe('upgrades', () => {
     assertOneError(proxy.records, '504');
   });
 
-  test('a client that leaves closes the upstream side of the tunnel', HANG_GUARD, async (t) => {
+  for (const how of ['closes', 'resets'] as const) test(`a client that ${how} its connection closes the upstream side of the tunnel`, HANG_GUARD, async (t) => {
     const upstreamHttp = http.createServer();
     const upstreamSocket = deferred<net.Socket>();
     upstreamHttp.on('upgrade', (_req, socket: net.Socket) => {
@@ -963,10 +970,11 @@ describe('upgrades', () => {
     client.write('GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n');
     await once(client, 'data');
     const socket = await upstreamSocket.promise;
-    const ended = once(socket.resume(), 'end');
-    client.destroy();
+    const ended = new Promise((resolve) => socket.on('end', resolve).on('error', resolve).resume());
+    if (how === 'closes') client.destroy();
+    else client.resetAndDestroy();
     await within(ended, 10_000, 'the upstream side stayed open');
-    socket.end();
+    socket.destroy();
     assert.deepEqual(errorsOf(proxy.records), []);
   });
 });

@@ -15,6 +15,8 @@ export type TunnelFailure =
   | { readonly answered: false; readonly status: 502 | 504; readonly err: Error }
   | { readonly answered: true; readonly err: Error };
 
+function noop(): void {}
+
 function timeoutError(ms: number): Error {
   return Object.assign(new Error(`the upstream did not answer the upgrade within ${ms} ms`), { code: 'HOSTMUX_UPSTREAM_TIMEOUT' });
 }
@@ -84,8 +86,8 @@ export function openTunnel(
     // pipe() already ended the client on a clean end; after an abrupt close, cut it off.
     else if (!client.writableEnded) client.destroy();
   });
-  // The client leaving (or failing) ends the tunnel; that is not the site's failure.
-  client.on('error', () => upstream.destroy());
+  // The client leaving (or failing: 'close' follows 'error') ends the tunnel; that is not the site's failure.
+  client.on('error', noop);
   client.on('close', () => {
     clearTimeout(timer);
     upstream.destroy();
