@@ -174,6 +174,9 @@ test('--help prints usage on stdout and exits 0, for hostmux and every command',
     assert.equal(result.stderr, '');
   });
   assert.match((await hostmux(['help', 'serve'])).stdout, /--drain SECONDS/);
+  const version = await hostmux(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+/);
 });
 
 test('bad usage exits 2 with the usage on stderr', async () => {

@@ -34,14 +34,16 @@ export function createServer(app: Application): Served {
   let settle: (() => void) | undefined;
   let finish: (() => void) | undefined;
 
+  // One listener for every response, rather than a closure per request.
+  function released(this: http.ServerResponse): void {
+    inFlight.delete(this);
+    settle?.();
+  }
   const server = http.createServer(
     { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     (req, res) => {
       inFlight.add(res);
-      res.once('close', () => {
-        inFlight.delete(res);
-        settle?.();
-      });
+      res.once('close', released);
       // Node keeps a connection alive after server.close(): tell the client it ends.
       if (draining) res.setHeader('connection', 'close');
       app(req, res);
