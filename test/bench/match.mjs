@@ -9,6 +9,7 @@
 // ...} over IPC, or prints it as JSON when run by hand.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const dir = process.argv[2];
@@ -16,7 +17,9 @@ const calls = Number(process.argv[3] ?? 500_000);
 const sites = JSON.parse(readFileSync(join(dir, 'sites.json'), 'utf8'));
 const rss = () => process.memoryUsage.rss();
 
-const { createApplication } = await import('../../dist/index.js');
+// The build to measure: this checkout's, or another's (HOSTMUX_BENCH_DIST, to compare two).
+const dist = process.env.HOSTMUX_BENCH_DIST ? pathToFileURL(process.env.HOSTMUX_BENCH_DIST).href : '../../dist/index.js';
+const { createApplication } = await import(dist);
 const rssBeforeLoad = rss();
 const loadStart = process.hrtime.bigint();
 const app = createApplication(dir);

@@ -97,6 +97,10 @@ export interface RunningServer {
   /** Milliseconds from spawn to listening: process start and loading the sites. */
   readonly startMs: number;
   stats(): Promise<Stats>;
+  /** Starts a CPU profile in the server (inspector), sampling every `intervalUs`. */
+  profileStart(intervalUs?: number): Promise<void>;
+  /** Stops it; resolves with the `.cpuprofile` object. */
+  profileStop(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -124,6 +128,10 @@ export async function startServer(kind: ServerKind, target: string, options: Spa
       pid: child.pid!,
       startMs: performance.now() - started,
       stats: () => ask<Stats>(child, { type: 'stats' }, 'stats'),
+      profileStart: async (intervalUs) => {
+        await ask(child, { type: 'profile-start', intervalUs }, 'profile-started');
+      },
+      profileStop: async () => (await ask<{ profile: unknown }>(child, { type: 'profile-stop' }, 'profile')).profile,
       stop: () => stopChild(child),
     };
   } catch (err) {

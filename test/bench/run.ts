@@ -19,7 +19,10 @@ const USAGE = `npm run bench -- [options]
   --kinds LIST      server kinds (default bare,hostmux,express,fastify)
   --only LIST       parts to run: throughput, match, memory (default all)
   --quick           --duration 1 --warmup 0.5 --rounds 1: a check that it all runs
-  --no-taskset      do not pin processes even when taskset is available`;
+  --no-taskset      do not pin processes even when taskset is available
+
+CPU profiles of the request path: node --import tsx test/bench/profile.ts --help
+Another checkout's build: HOSTMUX_BENCH_DIST=/path/to/dist/index.js`;
 
 const { values } = parseArgs({
   options: {

@@ -12,7 +12,9 @@
 //
 // Over IPC it sends {type: 'listening', port} once, and answers
 // {type: 'stats'} with its CPU time, RSS and (with HOSTMUX_BENCH_COUNT=1)
-// how many requests each Host header had.
+// how many requests each Host header had; {type: 'profile-start'} and
+// {type: 'profile-stop'} bracket a CPU profile of just the measured run
+// (test/bench/profile.ts), answered with {type: 'profile', profile}.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -39,8 +41,11 @@ function readSites() {
   return JSON.parse(readFileSync(join(dir, 'sites.json'), 'utf8'));
 }
 
+/** The build to measure: this checkout's, or another's (HOSTMUX_BENCH_DIST, to compare two). */
+const DIST = process.env.HOSTMUX_BENCH_DIST ? pathToFileURL(process.env.HOSTMUX_BENCH_DIST).href : '../../dist/index.js';
+
 async function hostmuxListener() {
-  const { createApplication } = await import('../../dist/index.js');
+  const { createApplication } = await import(DIST);
   return createApplication(dir);
 }
 
@@ -123,8 +128,31 @@ async function start() {
   return server;
 }
 
+/** The inspector session of a profile, only ever opened by profile.ts. */
+let session;
+
+async function profiler(message) {
+  if (message.type === 'profile-start') {
+    const { Session } = await import('node:inspector/promises');
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: message.intervalUs ?? 100 });
+    await session.post('Profiler.start');
+    process.send({ type: 'profile-started' });
+  } else {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    process.send({ type: 'profile', profile });
+  }
+}
+
 const server = await start();
 process.on('message', (message) => {
+  if (message?.type === 'profile-start' || message?.type === 'profile-stop') {
+    profiler(message).catch((err) => process.send({ type: 'error', message: String(err?.stack ?? err) }));
+    return;
+  }
   if (message?.type !== 'stats') return;
   process.send({
     type: 'stats',

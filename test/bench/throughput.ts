@@ -51,7 +51,8 @@ function cpuMicros(cpu: NodeJS.CpuUsage): number {
   return cpu.user + cpu.system;
 }
 
-async function measure(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], options: ThroughputOptions): Promise<Sample> {
+/** One measured run: server CPU from its own `process.cpuUsage()` just before and after. */
+export async function measure(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], options: ThroughputOptions): Promise<Sample> {
   const before: Stats = await server.stats();
   const run = await loadgen.run(server.port, hosts, options.connections, options.seconds);
   const after: Stats = await server.stats();
