@@ -61,7 +61,11 @@ function forwardedHost(value: string): string | undefined {
 /** The host a trusted proxy forwarded: first X-Forwarded-Host value, else Forwarded host=. */
 function trustedForwardedHost(req: AnyRequest): string | undefined {
   const xfh = req.headers['x-forwarded-host'];
-  if (typeof xfh === 'string') return xfh.split(',', 1)[0]!.trim();
+  if (typeof xfh === 'string') {
+    // The first value, without splitting the list: this runs per request.
+    const comma = xfh.indexOf(',');
+    return (comma === -1 ? xfh : xfh.slice(0, comma)).trim();
+  }
   const forwarded = req.headers.forwarded;
   return typeof forwarded === 'string' ? forwardedHost(forwarded) : undefined;
 }
