@@ -211,6 +211,24 @@ describe('Fastify 5 plugin: routing by host', () => {
   });
 });
 
+describe('Fastify 5 plugin: fastify.inject()', () => {
+  test('injected requests are routed like real ones, so a Fastify app\'s own tests see its sites', async () => {
+    const fastify = Fastify({ logger: false });
+    await fastify.register(hostmux, { configDir: TREE });
+    fastify.get('/page', async () => 'fastify\n');
+    try {
+      const claimed = await fastify.inject({ url: '/page', headers: { host: 'echo.test' } });
+      assert.equal(json(claimed.body).name, 'echo');
+      const upload = await fastify.inject({ method: 'POST', url: '/', headers: { host: 'upload.test', 'content-type': 'text/plain' }, payload: 'injected' });
+      assert.equal(json(upload.body).sha256, createHash('sha256').update('injected').digest('hex'));
+      assert.equal((await fastify.inject({ url: '/page', headers: { host: 'other.test' } })).body, 'fastify\n');
+      assert.equal((await fastify.inject({ url: '/page', headers: { host: 'a..b' } })).statusCode, 400);
+    } finally {
+      await fastify.close();
+    }
+  });
+});
+
 describe('Fastify 5 plugin: hooks around hijacked requests', () => {
   test('onRequest hooks before the plugin run, later ones and preHandler do not; onResponse still runs', async () => {
     const seen: string[] = [];
