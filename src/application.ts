@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { byteOrder } from './config/discover.js';
 import { readTree, type TreeSite } from './config/tree.js';
 import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
-import { INTERNAL, type ApplicationInternals } from './internal.js';
+import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
 import { loadLogging, type Logging } from './logging/index.js';
 import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
@@ -296,7 +296,11 @@ function dispatch(
   forwarded: string | undefined,
   fallThrough: boolean,
 ): boolean {
-  const trust = state.trustProxy ?? (forwarded !== undefined || frameworkTrusts(req));
+  let trust = state.trustProxy;
+  if (trust === undefined) {
+    trust = forwarded !== undefined || frameworkTrusts(req);
+    if (trust) (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
+  }
   const host = requestHost(req, trust, state.trustProxy === undefined ? forwarded : undefined);
   const access = state.logging.access;
   if (host === undefined) {
@@ -334,7 +338,12 @@ function dispatch(
 
 /** Routes an upgrade; anything that cannot be served gets a complete HTTP error. */
 function dispatchUpgrade(state: State, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  const host = requestHost(req, state.trustProxy ?? frameworkTrusts(req));
+  let trust = state.trustProxy;
+  if (trust === undefined) {
+    trust = frameworkTrusts(req);
+    if (trust) (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
+  }
+  const host = requestHost(req, trust);
   if (host === undefined) return rejectUpgrade(socket, 400);
   const hit = host === '' ? undefined : state.table.lookup(host);
   const entry = hit?.owner.entry ?? state.defaultEntry;

@@ -24,3 +24,10 @@ export interface ApplicationInternals {
   /** `trust_proxy` / `options.trustProxy`; undefined when neither is set. */
   readonly trustProxy: boolean | undefined;
 }
+
+/**
+ * Set on a request when `trust_proxy` is unset and the host framework
+ * (Express `trust proxy`, Fastify `trustProxy`) trusts its sender, so that a
+ * proxy site keeps the forwarding headers it received.
+ */
+export const FRAMEWORK_TRUSTED = Symbol('hostmux.frameworkTrusted');

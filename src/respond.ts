@@ -12,7 +12,9 @@ const BODIES: Record<number, string> = {
   400: 'Bad Request\n',
   404: 'Not Found\n',
   500: 'Internal Server Error\n',
+  502: 'Bad Gateway\n',
   503: 'Service Unavailable\n',
+  504: 'Gateway Timeout\n',
 };
 
 /** True once the response can no longer be written: the client is gone or it was cut off. */

@@ -458,6 +458,28 @@ describe('X-Forwarded-* and Host', () => {
     assert.deepEqual(valuesOf(plain.rawHeaders, 'x-forwarded-host'), ['app.test:81']);
   });
 
+  test('with trust_proxy unset under Express, its trust proxy setting decides whether received values are kept', async (t) => {
+    const up = await listen(echo);
+    const dir = tempDir();
+    writeTree(dir.path, { 'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${up.port}\n` });
+    const app = createApplication(dir.path, { logger: captureLogger() });
+    const { default: express } = await import('express');
+    const trusting = express().set('trust proxy', 'loopback').use(app);
+    const doubting = express().use(app);
+    const a = await listen(http.createServer(trusting));
+    const b = await listen(http.createServer(doubting));
+    t.after(async () => {
+      await a.close();
+      await b.close();
+      await app.close();
+      await up.close();
+      dir.remove();
+    });
+    const headers = { 'x-forwarded-proto': 'https' };
+    assert.deepEqual(valuesOf((await echoed(a.port, { headers })).rawHeaders, 'x-forwarded-proto'), ['https']);
+    assert.deepEqual(valuesOf((await echoed(b.port, { headers })).rawHeaders, 'x-forwarded-proto'), ['http']);
+  });
+
   test('proxy_host = preserve (the default) sends the client\'s Host', async (t) => {
     const proxy = await proxyTo(t, echo);
     assert.deepEqual(valuesOf((await echoed(proxy.port, { host: 'app.test:8080' })).rawHeaders, 'host'), ['app.test:8080']);

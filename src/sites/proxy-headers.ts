@@ -1,3 +1,4 @@
+import { FRAMEWORK_TRUSTED } from '../internal.js';
 import { absoluteAuthority, type AnyRequest } from '../routing/request-host.js';
 
 /**
@@ -67,6 +68,7 @@ export interface Forwarding {
 export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, upgrade: boolean): string[] {
   const raw = req.rawHeaders;
   const named = connectionNames(raw);
+  const trusted = forwarding.trustProxy || (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] === true;
   const out: string[] = [];
   const host = forwarding.upstreamHost ?? receivedAuthority(req);
   if (host !== undefined) out.push('Host', host);
@@ -94,10 +96,10 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         continue;
       case 'x-forwarded-host':
-        if (forwarding.trustProxy) forwardedHost = forwardedHost === undefined ? value : `${forwardedHost}, ${value}`;
+        if (trusted) forwardedHost = forwardedHost === undefined ? value : `${forwardedHost}, ${value}`;
         continue;
       case 'x-forwarded-proto':
-        if (forwarding.trustProxy) forwardedProto = forwardedProto === undefined ? value : `${forwardedProto}, ${value}`;
+        if (trusted) forwardedProto = forwardedProto === undefined ? value : `${forwardedProto}, ${value}`;
         continue;
     }
     out.push(name, value);
