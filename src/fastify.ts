@@ -94,6 +94,10 @@ function claimsUpgrade(app: Application, internals: ApplicationInternals, req: A
   return host !== '' && app.match(host) !== null;
 }
 
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
 /**
  * Hands an upgrade no site claims to Fastify as an ordinary request, as
  * Node does when a server has no 'upgrade' listener. The socket has left
@@ -103,7 +107,7 @@ function claimsUpgrade(app: Application, internals: ApplicationInternals, req: A
 function routeAsRequest(routing: (req: IncomingMessage, res: ServerResponse) => void, req: IncomingMessage, socket: Duplex): void {
   const { 'content-length': length, 'transfer-encoding': coding } = req.headers;
   if (coding !== undefined || (length !== undefined && length !== '0')) return rejectUpgrade(socket, 400);
-  socket.on('error', () => socket.destroy());
+  socket.on('error', destroySocket);
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Socket);
@@ -165,7 +169,12 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
   });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (claimsUpgrade(app, internals, req)) return app.upgrade(req, socket, head);
+    if (claimsUpgrade(app, internals, req)) {
+      // Node drops its 'error' listener when it hands the socket over: a
+      // client reset while hostmux answers would otherwise be uncaught.
+      socket.on('error', destroySocket);
+      return app.upgrade(req, socket, head);
+    }
     // Another listener owns the rest; alone, give it to Fastify's routes.
     if (server.listenerCount('upgrade') === 1) routeAsRequest((rq, rs) => fastify.routing(rq, rs), req, socket);
   };

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -528,6 +528,27 @@ describe('Fastify 5 plugin: upgrades', () => {
     }
   });
 
+  test('a client resetting an upgrade hostmux refuses does not crash the process', HANG_GUARD, async () => {
+    const h = await startFastify();
+    try {
+      for (let i = 0; i < 100; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = net.connect(h.port, '127.0.0.1', () => {
+            socket.write(upgradeBytes('a..b'));
+            setImmediate(() => {
+              socket.resetAndDestroy();
+              resolve();
+            });
+          });
+          socket.on('error', () => resolve());
+        });
+      }
+      assert.equal(statusOf(await rawRequest(h.port, upgradeBytes('a..b'))), 400, 'still serving');
+    } finally {
+      await h.close();
+    }
+  });
+
   test('an upgrade no site claims goes to Fastify routes as a plain request, when no other listener is there', HANG_GUARD, async () => {
     const h = await startFastify();
     try {
@@ -566,7 +587,7 @@ describe('Fastify 5 plugin: upgrades', () => {
     const h = await startFastify({ configDir: TREE }, {}, (fastify) => {
       fastify.server.on('upgrade', (req: http.IncomingMessage, socket) => {
         const res = new http.ServerResponse(req);
-        res.assignSocket(socket as import('node:net').Socket);
+        res.assignSocket(socket as net.Socket);
         res.on('finish', () => socket.end());
         fastify.routing(req, res);
       });
