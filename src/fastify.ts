@@ -178,7 +178,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
     // Another listener owns the rest; alone, give it to Fastify's routes.
     if (server.listenerCount('upgrade') === 1) routeAsRequest((rq, rs) => fastify.routing(rq, rs), req, socket);
   };
-  // First, so that a listener routing upgrades through Fastify finds them decided.
+  // First: hostmux answers its own hosts before another listener touches the socket.
   server.prependListener('upgrade', onUpgrade);
 
   fastify.addHook('onClose', async () => {
