@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import type { ProxySiteFile } from '../config/site-file.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
 import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
@@ -10,6 +10,21 @@ import type { LoggerSource, Site } from './site.js';
 
 /** How long `close()` lets in-flight requests and open tunnels finish before cutting them off. */
 export const CLOSE_GRACE_MS = 5_000;
+
+// undici is imported with the first proxy site's first request (or ready()):
+// it is most of hostmux's import time, and many trees have no proxy site.
+let undici: typeof import('undici') | undefined;
+let undiciLoading: Promise<string | undefined> | undefined;
+
+function loadUndici(): Promise<string | undefined> {
+  return (undiciLoading ??= import('undici').then(
+    (module) => {
+      undici = module;
+      return undefined;
+    },
+    (err: unknown) => `cannot import undici: ${(err as Error).message}`,
+  ));
+}
 
 /** undici's codes for a `proxy_timeout` that ran out before the response head: 504. */
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT']);
@@ -67,6 +82,13 @@ export class ProxySite implements Site {
   }
 
   handle(req: AnyRequest, res: AnyResponse): void {
+    if (this.#pool === undefined && undici === undefined) {
+      void loadUndici().then((failure) => {
+        if (failure !== undefined) sendStatus(res, 503);
+        else if (!isClosed(res)) this.handle(req, res);
+      });
+      return;
+    }
     // No stream may throw an unhandled 'error' into the process: a failing
     // request body reaches undici, which reports it to onResponseError.
     req.on('error', noop);
@@ -171,8 +193,9 @@ export class ProxySite implements Site {
     upstream.once('close', () => this.#tunnels.delete(upstream));
   }
 
-  load(): Promise<undefined> {
-    return Promise.resolve(undefined);
+  /** Imports undici: the only thing a proxy site loads. */
+  load(): Promise<string | undefined> {
+    return loadUndici();
   }
 
   /**
@@ -203,7 +226,7 @@ export class ProxySite implements Site {
 
   #createPool(): Pool {
     const timeout = this.#timeout;
-    return new Pool(this.#upstream.origin, {
+    return new undici!.Pool(this.#upstream.origin, {
       connectTimeout: timeout,
       headersTimeout: timeout,
       bodyTimeout: timeout,
