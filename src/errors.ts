@@ -28,7 +28,8 @@ export interface SiteLoadProblem {
   readonly message: string;
 }
 
-function formatProblem(problem: ConfigProblem): string {
+/** One problem as `file:line [section] key: message` (the command prints them so too). */
+export function formatProblem(problem: ConfigProblem): string {
   let where = problem.file;
   if (problem.line !== undefined) where += `:${problem.line}`;
   if (problem.section !== undefined) where += ` [${problem.section}]`;
@@ -36,7 +37,7 @@ function formatProblem(problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
-function plural(count: number, noun: string): string {
+export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 

@@ -1,3 +1,4 @@
+import type { Application } from './application.js';
 import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
@@ -31,3 +32,8 @@ export interface ApplicationInternals {
  * proxy site keeps the forwarding headers it received.
  */
 export const FRAMEWORK_TRUSTED = Symbol('hostmux.frameworkTrusted');
+
+/** The internals of an application made by this copy of hostmux. */
+export function internalsOf(app: Application): ApplicationInternals {
+  return (app as Application & { readonly [INTERNAL]: ApplicationInternals })[INTERNAL];
+}

@@ -1,6 +1,6 @@
 import { createApplication, type Application, type ReloadResult } from '../application.js';
 import { ConfigError } from '../errors.js';
-import { INTERNAL, type ApplicationInternals } from '../internal.js';
+import { internalsOf } from '../internal.js';
 import type { Logger } from '../logger.js';
 import { printProblems } from './output.js';
 
@@ -23,7 +23,7 @@ export const RELOAD_FAILED = 'reload failed, the previous configuration keeps se
 
 /** hostmux's configured root logger, as it is after the latest reload. */
 export function loggerOf(app: Application): Logger {
-  return (app as Application & { readonly [INTERNAL]: ApplicationInternals })[INTERNAL].logger;
+  return internalsOf(app).logger;
 }
 
 /**

@@ -1,17 +1,6 @@
-import type { ConfigProblem } from '../errors.js';
+import { formatProblem, plural, type ConfigProblem } from '../errors.js';
 
-/** One configuration problem as `file:line [section] key: message`, the form ConfigError's message uses. */
-export function formatProblem(problem: ConfigProblem): string {
-  let where = problem.file;
-  if (problem.line !== undefined) where += `:${problem.line}`;
-  if (problem.section !== undefined) where += ` [${problem.section}]`;
-  if (problem.key !== undefined) where += ` ${problem.key}`;
-  return `${where}: ${problem.message}`;
-}
-
-export function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
+export { plural };
 
 /** Rows as aligned columns; the last column is not padded, so no line ends in spaces. */
 export function table(rows: readonly (readonly string[])[]): string {
