@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RawServerBase } from 'fastify';
 import { createApplication, type Application, type ApplicationOptions } from './application.js';
 import { readServerSettings } from './config/server-conf.js';
-import { INTERNAL, type ApplicationInternals } from './internal.js';
+import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
 import { rejectUpgrade, type AnyResponse } from './respond.js';
@@ -80,6 +80,19 @@ function forwardedHost(request: FastifyRequest, internals: ApplicationInternals)
   const { host, headers } = request;
   const own = headers.host ?? headers[':authority'] ?? '';
   return host !== own ? host : undefined;
+}
+
+/**
+ * Whether Fastify trusted the sender's forwarding headers, as far as it
+ * shows: it took a host from them, or an `X-Forwarded-Proto` that differs
+ * from the connection's own scheme. (Where neither shows, keeping the
+ * received values or not gives the same headers.)
+ */
+function fastifyTrusted(request: FastifyRequest, forwarded: string | undefined): boolean {
+  if (forwarded !== undefined) return true;
+  if (request.headers['x-forwarded-proto'] === undefined) return false;
+  const own = (request.raw.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
+  return request.protocol !== own;
 }
 
 /**
@@ -161,9 +174,14 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
       // An upgrade another 'upgrade' listener (such as @fastify/websocket)
       // routed through Fastify: ours already gave claimed ones to app.upgrade.
       if (claimsUpgrade(app, internals, raw)) reply.hijack();
-    } else if (internals.take(raw, reply.raw as AnyResponse, forwardedHost(request, internals))) {
+    } else {
+      const forwarded = forwardedHost(request, internals);
+      // A proxy site then keeps the X-Forwarded-* values it received.
+      if (internals.trustProxy === undefined && fastifyTrusted(request, forwarded)) {
+        (raw as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
+      }
       // Served (or being served) by hostmux: Fastify must not parse, route or answer.
-      reply.hijack();
+      if (internals.take(raw, reply.raw as AnyResponse, forwarded)) reply.hijack();
     }
     done();
   });

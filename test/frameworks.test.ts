@@ -336,6 +336,39 @@ describe('Fastify 5 plugin: trustProxy and trust_proxy', () => {
     dir.remove();
   });
 
+  test('trust_proxy unset: a proxy site keeps received X-Forwarded-* values only when Fastify trusts the sender', async () => {
+    const upstream = await listen((req, res) => {
+      res.end(JSON.stringify({ proto: req.headers['x-forwarded-proto'], host: req.headers['x-forwarded-host'] }));
+    });
+    const dir = tempDir();
+    writeTree(dir.path, {
+      'sites-enabled/proxied.ini': `[site]\ndomains = proxied.test\nproxy = http://127.0.0.1:${upstream.port}\n`,
+    });
+    try {
+      for (const [trustProxy, expected] of [
+        [true, { proto: 'https', host: 'proxied.test' }],
+        [false, { proto: 'http', host: 'proxied.test:8080' }],
+      ] as const) {
+        const h = await startFastify({ configDir: dir.path }, { trustProxy });
+        try {
+          const reply = await request(h.port, {
+            host: 'proxied.test:8080',
+            headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'proxied.test' },
+          });
+          assert.deepEqual(json(reply.body), expected, `Fastify trustProxy: ${trustProxy}`);
+          // Only a scheme forwarded: still kept when trusted.
+          const proto = await request(h.port, { host: 'proxied.test', headers: { 'x-forwarded-proto': 'https' } });
+          assert.equal(json(proto.body).proto, expected.proto);
+        } finally {
+          await h.close();
+        }
+      }
+    } finally {
+      await upstream.close();
+      dir.remove();
+    }
+  });
+
   test('trust_proxy = true: hostmux reads the forwarding headers itself (first value), whatever Fastify trusts', async () => {
     const h = await startFastify({ configDir: TREE, trustProxy: true });
     try {
