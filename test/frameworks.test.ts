@@ -229,6 +229,20 @@ describe('Fastify 5 plugin: fastify.inject()', () => {
   });
 });
 
+describe('Fastify 5 plugin: limits', () => {
+  test('a URL Fastify\'s router refuses is answered by Fastify before onRequest, even for a claimed host', async () => {
+    const fastify = Fastify({ logger: false });
+    await fastify.register(hostmux, { configDir: TREE });
+    try {
+      const reply = await fastify.inject({ url: '/%zz', headers: { host: 'echo.test' } });
+      assert.equal(reply.statusCode, 400);
+      assert.equal(json(reply.body).code, 'FST_ERR_BAD_URL');
+    } finally {
+      await fastify.close();
+    }
+  });
+});
+
 describe('Fastify 5 plugin: hooks around hijacked requests', () => {
   test('onRequest hooks before the plugin run, later ones and preHandler do not; onResponse still runs', async () => {
     const seen: string[] = [];
