@@ -336,24 +336,36 @@ function dispatch(
   return true;
 }
 
-/** Routes an upgrade; anything that cannot be served gets a complete HTTP error. */
-function dispatchUpgrade(state: State, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/** Shared by every upgraded socket (no closure per upgrade). */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/** Where an upgrade goes: a site's entry, or the status that refuses it. */
+function routeUpgrade(state: State, req: AnyRequest): { entry: Entry; info: SiteInfo } | 400 | 404 {
   let trust = state.trustProxy;
   if (trust === undefined) {
     trust = frameworkTrusts(req);
     if (trust) (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
   }
   const host = requestHost(req, trust);
-  if (host === undefined) return rejectUpgrade(socket, 400);
+  if (host === undefined) return 400;
   const hit = host === '' ? undefined : state.table.lookup(host);
   const entry = hit?.owner.entry ?? state.defaultEntry;
-  if (entry === undefined) return rejectUpgrade(socket, 404);
-  (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = hit?.owner.info ?? {
-    name: entry.site.name,
-    hostname: host,
-    wildcards: hit?.wildcards ?? NO_WILDCARDS,
-  };
-  entry.site.upgrade(req, socket, head);
+  if (entry === undefined) return 404;
+  const info = hit?.owner.info ?? { name: entry.site.name, hostname: host, wildcards: hit?.wildcards ?? NO_WILDCARDS };
+  return { entry, info };
+}
+
+/** Routes an upgrade; anything that cannot be served gets a complete HTTP error. */
+function dispatchUpgrade(state: State, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  // Node takes its own 'error' listener off an upgraded socket: without one,
+  // a client's reset would be an uncaught exception.
+  socket.on('error', destroyOnError);
+  const route = routeUpgrade(state, req);
+  if (typeof route === 'number') return rejectUpgrade(socket, route);
+  (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = route.info;
+  route.entry.site.upgrade(req, socket, head);
 }
 
 /** Closes a retired configuration's sites once each has no request in flight, then its logging. */
@@ -484,6 +496,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
 
   const internals: ApplicationInternals = {
     take: (req, res, forwardedHost) => dispatch(state, req, res, undefined, forwardedHost, true),
+    claimsUpgrade: (req) => routeUpgrade(state, req) !== 404,
     get trustProxy() {
       return state.trustProxy;
     },

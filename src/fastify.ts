@@ -14,7 +14,7 @@ import { createApplication, type Application, type ApplicationOptions } from './
 import { readServerSettings } from './config/server-conf.js';
 import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
-import { requestHost, type AnyRequest } from './routing/request-host.js';
+import type { AnyRequest } from './routing/request-host.js';
 import { rejectUpgrade, type AnyResponse } from './respond.js';
 
 /**
@@ -95,18 +95,6 @@ function fastifyTrusted(request: FastifyRequest, forwarded: string | undefined):
   return request.protocol !== own;
 }
 
-/**
- * Whether `app.upgrade` would serve this upgrade (a site or the default
- * site claims its host, or it is answered 400), rather than 404. It follows
- * `app.upgrade`'s own rule: with `trust_proxy` unset, forwarding headers do
- * not count for upgrades.
- */
-function claimsUpgrade(app: Application, internals: ApplicationInternals, req: AnyRequest): boolean {
-  const host = requestHost(req, internals.trustProxy ?? false);
-  if (host === undefined) return true;
-  return host !== '' && app.match(host) !== null;
-}
-
 function destroySocket(this: Duplex): void {
   this.destroy();
 }
@@ -173,7 +161,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
     if ((raw as { upgrade?: boolean }).upgrade === true) {
       // An upgrade another 'upgrade' listener (such as @fastify/websocket)
       // routed through Fastify: ours already gave claimed ones to app.upgrade.
-      if (claimsUpgrade(app, internals, raw)) reply.hijack();
+      if (internals.claimsUpgrade(raw)) reply.hijack();
     } else {
       const forwarded = forwardedHost(request, internals);
       // A proxy site then keeps the X-Forwarded-* values it received.
@@ -187,12 +175,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
   });
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (claimsUpgrade(app, internals, req)) {
-      // Node drops its 'error' listener when it hands the socket over: a
-      // client reset while hostmux answers would otherwise be uncaught.
-      socket.on('error', destroySocket);
-      return app.upgrade(req, socket, head);
-    }
+    if (internals.claimsUpgrade(req)) return app.upgrade(req, socket, head);
     // Another listener owns the rest; alone, give it to Fastify's routes.
     if (server.listenerCount('upgrade') === 1) routeAsRequest((rq, rs) => fastify.routing(rq, rs), req, socket);
   };

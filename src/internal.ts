@@ -20,6 +20,12 @@ export interface ApplicationInternals {
    * `trust_proxy` is unset.
    */
   take(req: AnyRequest, res: AnyResponse, forwardedHost: string | undefined): boolean;
+  /**
+   * Whether `app.upgrade` would serve this upgrade (a site or the default
+   * site claims its host) or answer it 400, rather than 404: hostmux's to
+   * take, not another 'upgrade' listener's.
+   */
+  claimsUpgrade(req: AnyRequest): boolean;
   /** hostmux's own logger (logging.ini's root, or options.logger), for the command's messages. */
   readonly logger: Logger;
   /** `trust_proxy` / `options.trustProxy`; undefined when neither is set. */

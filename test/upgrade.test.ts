@@ -2,6 +2,7 @@
 // client. Fixture sites live in test/fixtures/upgrade (they import `ws`).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
@@ -73,4 +74,18 @@ test('an upgrade handler that throws is logged and its socket destroyed; the pro
   assert.equal(answer, '');
   assert.ok(logs.records.some((r) => r.level === 'error' && r.bindings.site === 'throws' && r.msg.includes('upgrade handler failed')));
   assert.equal(await echo(server.port, 'chat.test', 'still'), 'still from echo ');
+});
+
+test('a client that resets while its upgrade is refused does not crash the process', async (t) => {
+  const { server } = await start(t);
+  // Node drops its own 'error' listener from an upgraded socket: without
+  // one of hostmux's, this reset is an uncaught ECONNRESET.
+  for (let i = 0; i < 20; i++) {
+    const socket = net.connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(upgradeRequest(i % 2 === 0 ? 'nobody.test' : 'plain.test'));
+    socket.resetAndDestroy();
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(await echo(server.port, 'chat.test', 'alive'), 'alive from echo ');
 });
