@@ -12,7 +12,7 @@ import { KINDS, runThroughput, throughputTable, type ThroughputKind } from './th
 
 const USAGE = `npm run bench -- [options]
   --duration S      seconds per measured run (default 5)
-  --warmup S        seconds of unmeasured load per server before the rounds (default 1)
+  --warmup S        seconds of unmeasured load before each measured run (default 1)
   --rounds R        interleaved rounds; the report gives medians (default 3)
   --connections C   autocannon connections (default 16)
   --sites LIST      site counts for the throughput part (default 1,100,10000)
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   out(`- machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${process.platform}`);
   out(`- taskset: ${taskset ? 'yes: servers on CPU 0, load generator (autocannon) on CPU 1' : 'no: processes are not pinned'}`);
   out(`- command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``);
-  out(`- runs: ${rounds} interleaved round(s) of ${seconds} s per server after ${warmupSeconds} s of warm-up, ${connections} connections, HTTP/1.1 keep-alive, no pipelining`);
+  out(`- runs: ${rounds} interleaved round(s); in each, every server is started afresh, warmed up for ${warmupSeconds} s and measured for ${seconds} s; ${connections} connections, HTTP/1.1 keep-alive, no pipelining`);
   out(`- load average at start: ${load}`);
 
   if (parts.has('throughput')) {

@@ -42,7 +42,7 @@ export interface Sample {
 export interface ThroughputResult {
   readonly sites: number;
   readonly hosts: string;
-  /** Spawn to listening, ms, per kind: process start plus loading the sites. */
+  /** Spawn to listening, ms, per kind (median): process start plus loading the sites. */
   readonly startMs: Record<string, number>;
   readonly samples: Record<string, Sample[]>;
 }
@@ -52,7 +52,7 @@ function cpuMicros(cpu: NodeJS.CpuUsage): number {
 }
 
 /** One measured run: server CPU from its own `process.cpuUsage()` just before and after. */
-export async function measure(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], options: ThroughputOptions): Promise<Sample> {
+export async function measure(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], options: Pick<ThroughputOptions, 'connections' | 'seconds'>): Promise<Sample> {
   const before: Stats = await server.stats();
   const run = await loadgen.run(server.port, hosts, options.connections, options.seconds);
   const after: Stats = await server.stats();
@@ -68,33 +68,42 @@ export async function measure(server: RunningServer, loadgen: LoadGenerator, hos
   };
 }
 
-/** Starts every kind for `sites` sites, warms each up, then measures them interleaved. */
+/**
+ * Measures every kind at `siteCount` sites, interleaved: each round starts
+ * each kind in turn, warms it up, measures it and stops it.
+ */
 export async function runThroughput(siteCount: number, loadgen: LoadGenerator, options: ThroughputOptions, log: (line: string) => void): Promise<ThroughputResult> {
   const sites = benchSites(siteCount);
   const hosts = requestHosts(sites);
   const tree = writeTree(sites, 'shared');
-  const servers: RunningServer[] = [];
+  const samples: Record<string, Sample[]> = Object.fromEntries(options.kinds.map((kind) => [kind, []]));
+  const startMs: Record<string, number[]> = Object.fromEntries(options.kinds.map((kind) => [kind, []]));
   try {
-    for (const kind of options.kinds) servers.push(await startServer(kind, tree.dir, options.server));
-    for (const server of servers) await loadgen.run(server.port, hosts, options.connections, options.warmupSeconds);
-    const samples: Record<string, Sample[]> = Object.fromEntries(options.kinds.map((kind) => [kind, []]));
     for (let round = 0; round < options.rounds; round++) {
       // Each round starts one kind later, so that no kind always follows the same one.
-      for (let i = 0; i < servers.length; i++) {
-        const server = servers[(i + round) % servers.length]!;
-        const sample = await measure(server, loadgen, hosts, options);
-        samples[server.kind]!.push(sample);
-        log(`N=${siteCount} round ${round + 1} ${server.kind}: ${count(sample.rps)} req/s, ${fixed(sample.cpuPerRequest)} µs CPU/req`);
+      for (let i = 0; i < options.kinds.length; i++) {
+        const kind = options.kinds[(i + round) % options.kinds.length]!;
+        // A fresh process per round: how one process's JIT and heap happened
+        // to settle then counts once, and the median sets it aside.
+        const server = await startServer(kind, tree.dir, options.server);
+        try {
+          startMs[kind]!.push(server.startMs);
+          await loadgen.run(server.port, hosts, options.connections, options.warmupSeconds);
+          const sample = await measure(server, loadgen, hosts, options);
+          samples[kind]!.push(sample);
+          log(`N=${siteCount} round ${round + 1} ${kind}: ${count(sample.rps)} req/s, ${fixed(sample.cpuPerRequest)} µs CPU/req`);
+        } finally {
+          await server.stop();
+        }
       }
     }
     return {
       sites: siteCount,
       hosts: describeHosts(sites, hosts),
-      startMs: Object.fromEntries(servers.map((server) => [server.kind, server.startMs])),
+      startMs: Object.fromEntries(Object.entries(startMs).map(([kind, times]) => [kind, median(times)])),
       samples,
     };
   } finally {
-    await Promise.all(servers.map((server) => server.stop()));
     tree.remove();
   }
 }
