@@ -11,7 +11,7 @@ import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
 import { NO_WILDCARDS, type RoutingTable } from './routing/table.js';
-import { rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
+import { isClosed, rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
 import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
@@ -191,10 +191,32 @@ function createSite(file: TreeSite, configDir: string, logging: Logging, trustPr
 }
 
 /** Whether a reload may keep `entry` for the site read from `file`: same file, same text, same handler. */
-async function keeps(entry: Entry | undefined, file: TreeSite): Promise<boolean> {
+async function keeps(entry: Entry | undefined, file: TreeSite, trustChanged: boolean): Promise<boolean> {
   if (entry === undefined || entry.site.file !== file.file || entry.source !== file.source) return false;
+  // A proxy site holds trust_proxy (which forwarding headers it keeps).
+  if (entry.site instanceof ProxySite) return !trustChanged;
   return !(entry.site instanceof ModuleSite) || (await entry.site.handlerUnchanged());
 }
+
+/**
+ * `fn` over `items`, at most `limit` at a time: 10,000 sites must not open
+ * 10,000 files at once (EMFILE under an ordinary descriptor limit).
+ */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** How many site modules or handler files are read at once. */
+const FILE_CONCURRENCY = 64;
 
 /**
  * Builds a configuration from a tree; `reuse` gives the entry a reload
@@ -308,6 +330,9 @@ function dispatch(
     sendStatus(res, 400);
     return true;
   }
+  // The client left while middleware before hostmux ran: nobody to answer,
+  // and its 'close' has fired already, so it could not be counted.
+  if (isClosed(res)) return true;
   const hit = host === '' ? undefined : state.table.lookup(host);
   let entry: Entry;
   let info: SiteInfo;
@@ -414,6 +439,8 @@ export function createApplication(configDir: string, options: ApplicationOptions
   }
   let reloading: Promise<unknown> = Promise.resolve();
   let closed = false;
+  /** Sites an earlier reload replaced, still waiting for their last request. */
+  const retiring = new Set<Entry>();
 
   // Three parameters: Express treats a four-parameter function as error middleware.
   const app = function hostmux(req: AnyRequest, res: AnyResponse, next?: (err?: unknown) => void): void {
@@ -430,8 +457,9 @@ export function createApplication(configDir: string, options: ApplicationOptions
   };
 
   const ready = async (): Promise<void> => {
+    if (closed) throw new Error('the application is closed');
     const { entries } = state;
-    const failures = await Promise.all(entries.map(({ site }) => site.load()));
+    const failures = await mapLimited(entries, FILE_CONCURRENCY, ({ site }) => site.load());
     const problems = entries.flatMap(({ site }, i) => {
       const message = failures[i];
       return message === undefined ? [] : [{ site: site.name, file: site.file, message }];
@@ -447,11 +475,12 @@ export function createApplication(configDir: string, options: ApplicationOptions
     const byName = new Map(old.entries.map((entry) => [entry.site.name, entry]));
     // Decided before building, since comparing a handler file reads it.
     const kept = new Set<Entry>();
+    const trustChanged = (options.trustProxy ?? next.tree.server.trustProxy) !== old.trustProxy;
     if (sameLogging && problems.length === 0) {
-      await Promise.all(next.tree.sites.map(async (file) => {
+      await mapLimited(next.tree.sites, FILE_CONCURRENCY, async (file) => {
         const entry = byName.get(file.name);
-        if (await keeps(entry, file)) kept.add(entry!);
-      }));
+        if (await keeps(entry, file, trustChanged)) kept.add(entry!);
+      });
     }
     // Kept sites log through the old logging, so it stays when unchanged.
     const logging = sameLogging ? old.logging : next.logging;
@@ -463,8 +492,9 @@ export function createApplication(configDir: string, options: ApplicationOptions
       state = build(dir, next.tree, logging, options, problems, keptFor, true);
     } finally {
       if (state === old || sameLogging) void next.logging.close();
+      // SIGHUP reopens the log files (logrotate) even when the new tree is refused.
+      if (state === old || sameLogging) old.logging.reopen();
     }
-    if (sameLogging) old.logging.reopen();
     const names = new Set(state.entries.map((entry) => entry.site.name));
     const result: ReloadResult = {
       added: state.entries.filter((e) => !byName.has(e.site.name)).map((e) => e.site.name),
@@ -472,7 +502,11 @@ export function createApplication(configDir: string, options: ApplicationOptions
       reloaded: state.entries.filter((e) => byName.has(e.site.name) && !kept.has(e)).map((e) => e.site.name),
       kept: state.entries.filter((e) => kept.has(e)).map((e) => e.site.name),
     };
-    void retire(old.entries.filter((entry) => !kept.has(entry)), sameLogging ? undefined : old.logging);
+    const retired = old.entries.filter((entry) => !kept.has(entry));
+    for (const entry of retired) retiring.add(entry);
+    void retire(retired, sameLogging ? undefined : old.logging).then(() => {
+      for (const entry of retired) retiring.delete(entry);
+    });
     return result;
   };
 
@@ -490,7 +524,8 @@ export function createApplication(configDir: string, options: ApplicationOptions
   const close = async (): Promise<void> => {
     closed = true;
     await reloading;
-    await Promise.all(state.entries.map(({ site }) => site.close()));
+    // Shutting down: sites a reload retired are closed now, not after their last request.
+    await Promise.all([...state.entries, ...retiring].map(({ site }) => site.close()));
     await state.logging.close();
   };
 

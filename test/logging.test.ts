@@ -783,6 +783,25 @@ describe('through createApplication', () => {
     assert.deepEqual(jsonLinesOf(join(dir.path, 'blog2.log')).map((r) => r.path), ['/three']);
   });
 
+  test('a reload refused for a configuration error still reopens the log files (logrotate)', async () => {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    writeTree(dir.path, TREE);
+    const app = createApplication(dir.path);
+    cleanups.push(() => app.close());
+    const running = await listen(app);
+    cleanups.push(() => running.close());
+    assert.equal((await request(running.port, { host: 'blog.test', path: '/before' })).status, 200);
+    await waitFor(() => existsSync(join(dir.path, 'access.log')) && linesOf(join(dir.path, 'access.log')).length === 1, 'one access line');
+    renameSync(join(dir.path, 'access.log'), join(dir.path, 'access.log.1'));
+    writeTree(dir.path, { 'sites-enabled/typo.ini': '[site]\ndomains = typo.test\nhandler = ../blog.mjs\nbogus = 1\n' });
+    await assert.rejects(app.reload(), ConfigError);
+    assert.equal((await request(running.port, { host: 'blog.test', path: '/after' })).status, 200);
+    await waitFor(() => existsSync(join(dir.path, 'access.log')) && linesOf(join(dir.path, 'access.log')).length === 1, 'a new access.log');
+    assert.match(linesOf(join(dir.path, 'access.log'))[0]!, /"GET \/after /);
+    assert.equal(linesOf(join(dir.path, 'access.log.1')).length, 1);
+  });
+
   test('a problem in logging.ini is a ConfigError with the others of the tree', () => {
     const dir = tempDir();
     cleanups.push(() => dir.remove());

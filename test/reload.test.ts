@@ -269,3 +269,122 @@ test('reload() after close() rejects', async (t) => {
   await app.close();
   await assert.rejects(app.reload(), /closed/);
 });
+
+// The timeout guards against the hang this test is about; it is not a speed limit.
+test('a module whose load never settles holds neither reload() nor close()', { timeout: 20_000 }, async (t) => {
+  const dir = setup(t);
+  writeTree(dir.path, {
+    'sites/stuck.mjs': 'export function createHandler() { return new Promise(() => {}); }\n',
+    'sites/ok.mjs': counterModule('ok-stuck', 'ok'),
+    'sites-enabled/stuck.ini': siteFile('stuck.test', '../sites/stuck.mjs'),
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  const server = await listen(app);
+  t.after(server.close);
+  // Starts the load that never ends; the request itself is abandoned.
+  const pending = request(server.port, { host: 'stuck.test' }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 50));
+  writeTree(dir.path, { 'sites-enabled/ok.ini': siteFile('ok.test', '../sites/ok.mjs') });
+  const result = await app.reload();
+  assert.deepEqual(result, { added: ['ok'], removed: [], reloaded: [], kept: ['stuck'] });
+  assert.equal((await request(server.port, { host: 'ok.test' })).body, 'ok 1');
+  const started = Date.now();
+  await app.close();
+  // close() gives the load a bounded wait (5 s), not forever.
+  assert.ok(Date.now() - started < 10_000);
+  await server.close();
+  await pending;
+});
+
+test('a site whose load failed is loaded again by the next reload', async (t) => {
+  const dir = setup(t);
+  const marker = join(dir.path, 'db-down');
+  writeTree(dir.path, {
+    'db-down': '',
+    'sites/flaky.mjs': `import { existsSync } from 'node:fs';
+export function createHandler() {
+  if (existsSync(${JSON.stringify(marker)})) throw new Error('the database is down');
+  return (req, res) => res.end('up');
+}
+`,
+    'sites-enabled/flaky.ini': siteFile('flaky.test', '../sites/flaky.mjs'),
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  t.after(() => app.close());
+  const server = await listen(app);
+  t.after(server.close);
+  assert.equal((await request(server.port, { host: 'flaky.test' })).status, 503);
+  rmSync(marker);
+  assert.deepEqual((await app.reload()).reloaded, ['flaky']);
+  assert.equal((await request(server.port, { host: 'flaky.test' })).body, 'up');
+});
+
+test('a request whose client left before hostmux ran does not hold a retired site open', async (t) => {
+  const dir = setup(t);
+  const id = `gone-${process.pid}-${Date.now()}`;
+  writeTree(dir.path, {
+    'sites/gone.mjs': `export default (req, res) => res.end('gone');\nexport function close() { globalThis.__hostmuxReloadEvents.push('close ${id}'); }\n`,
+    'sites-enabled/gone.ini': siteFile('gone.test', '../sites/gone.mjs'),
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  t.after(() => app.close());
+  await app.ready();
+  const { default: express } = await import('express');
+  // Middleware ahead of hostmux that takes its time: the client leaves meanwhile.
+  const web = express().use((req, res, next) => setTimeout(next, 150)).use(app);
+  const server = await listen(http.createServer(web));
+  t.after(server.close);
+  const socket = (await import('node:net')).connect(server.port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write('GET / HTTP/1.1\r\nHost: gone.test\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  socket.destroy();
+  await new Promise((r) => setTimeout(r, 250));
+  unlinkSync(join(dir.path, 'sites-enabled/gone.ini'));
+  assert.deepEqual((await app.reload()).removed, ['gone']);
+  for (let i = 0; i < 100 && !events.includes(`close ${id}`); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(events.includes(`close ${id}`), 'the retired site was closed');
+});
+
+test('a proxy site is not kept across a reload that changes trust_proxy', async (t) => {
+  const dir = setup(t);
+  writeTree(dir.path, {
+    'hostmux.conf': '[server]\ntrust_proxy = true\n',
+    'sites-enabled/p.ini': '[site]\ndomains = p.test\nproxy = http://127.0.0.1:9\n',
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  t.after(() => app.close());
+  assert.deepEqual((await app.reload()).kept, ['p']);
+  writeTree(dir.path, { 'hostmux.conf': '[server]\ntrust_proxy = false\n' });
+  assert.deepEqual((await app.reload()).reloaded, ['p']);
+});
+
+test('close() closes sites a reload retired that still have a request in flight', async (t) => {
+  const dir = setup(t);
+  const id = `retired-${process.pid}-${Date.now()}`;
+  writeTree(dir.path, {
+    'sites/r.mjs': `export default (req, res) => setTimeout(() => res.end('late'), 2000);\nexport function close() { globalThis.__hostmuxReloadEvents.push('close ${id}'); }\n`,
+    'sites-enabled/r.ini': siteFile('r.test', '../sites/r.mjs'),
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  const server = await listen(app);
+  t.after(server.close);
+  await app.ready();
+  const pending = request(server.port, { host: 'r.test' }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 50));
+  unlinkSync(join(dir.path, 'sites-enabled/r.ini'));
+  await app.reload();
+  assert.equal(events.includes(`close ${id}`), false);
+  await app.close();
+  assert.ok(events.includes(`close ${id}`), 'app.close() closed the retired site');
+  await server.close();
+  await pending;
+});
+
+test('ready() after close() rejects, whatever the kinds of site', async (t) => {
+  const dir = setup(t);
+  writeTree(dir.path, { 'sites-enabled/w.ini': '[site]\ndomains = w.test\nredirect = https://example.com\n' });
+  const app = createApplication(dir.path);
+  await app.close();
+  await assert.rejects(app.ready(), /closed/);
+});

@@ -57,6 +57,8 @@ function toListener(target: unknown): Listener | undefined {
 }
 
 const requireCache = createRequire(import.meta.url).cache;
+/** How long close() waits for a load still in flight. */
+const LOAD_WAIT_ON_CLOSE_MS = 5_000;
 /** Makes each fresh import of a reloaded site a URL `import()` has not cached. */
 let reloads = 0;
 
@@ -98,6 +100,9 @@ export class ModuleSite implements Site {
   /** What createHandler returned, then the module: each with a close() of its own. */
   #closables: readonly Closable[] = [];
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** The load has settled, loaded or failed. */
+  #settled = false;
   /** Import a new instance of the module: this site replaces an earlier one (a reload). */
   readonly #fresh: boolean;
   /** The handler file's digest when it was imported. */
@@ -120,8 +125,9 @@ export class ModuleSite implements Site {
    */
   async handlerUnchanged(): Promise<boolean> {
     if (this.#loading === undefined) return true;
-    await this.#loading;
-    if (this.#digest === undefined) return false;
+    // A failed load is retried by the reload, as nginx would; a load still
+    // in flight is not waited for (it may never settle): its digest was taken first.
+    if (this.#failure !== undefined || this.#digest === undefined) return false;
     try {
       return digest(await readFile(this.#config.handler)) === this.#digest;
     } catch {
@@ -163,17 +169,44 @@ export class ModuleSite implements Site {
 
   load(): Promise<string | undefined> {
     if (this.#closed) return Promise.resolve(this.#failure);
-    return (this.#loading ??= this.#import());
+    return (this.#loading ??= this.#import().finally(() => {
+      this.#settled = true;
+    }));
   }
 
-  async close(): Promise<void> {
-    await this.#loading;
+  /**
+   * Closes what the module made. A load still in flight is given a few
+   * seconds (it may wait on a database that is down and never settle);
+   * what it makes after that is closed when it settles.
+   */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#close());
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    // From now on new requests get 503; those already waiting for the load are still served.
+    this.#failure ??= `${this.file}: the site is closed`;
+    const loading = this.#loading;
+    if (loading !== undefined && !this.#settled) {
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, LOAD_WAIT_ON_CLOSE_MS, true)).unref());
+      const late = await Promise.race([loading.then(() => false), gaveUp]);
+      clearTimeout(timer);
+      if (late) {
+        this.#logger().warn(`site ${this.name}: closed while its module was still loading; it is closed when the load settles`);
+        void loading.then(() => this.#closeInstance());
+        return;
+      }
+    }
+    await this.#closeInstance();
+  }
+
+  async #closeInstance(): Promise<void> {
     const closables = this.#closables;
     this.#listener = undefined;
     this.#upgrade = undefined;
     this.#closables = [];
-    this.#closed = true;
-    this.#failure ??= `${this.file}: the site is closed`;
     for (const closable of closables) {
       try {
         await closable.close();
