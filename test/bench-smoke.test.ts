@@ -8,7 +8,7 @@ import { get, memoryTable, runMemory } from './bench/memory.ts';
 import { microTables, runMicro } from './bench/micro.ts';
 import { startLoadGenerator, startServer, stopAll, type LoadGenerator } from './bench/processes.ts';
 import { BODY, benchSites, requestHosts, writeTree, type BenchTree } from './bench/sites.ts';
-import { KINDS } from './bench/throughput.ts';
+import { KINDS, runThroughput, throughputTable } from './bench/throughput.ts';
 
 // 60 sites: enough for the 50 distinct hosts a run rotates through.
 const sites = benchSites(60);
@@ -61,6 +61,15 @@ for (const kind of KINDS) {
     }
   });
 }
+
+test('a throughput round runs the servers in turn and reports them against bare node:http', async () => {
+  const options = { seconds: 0.3, warmupSeconds: 0.1, rounds: 1, connections: 2, kinds: ['bare', 'hostmux'] as const, server: {} };
+  const result = await runThroughput(3, loadgen, options, () => {});
+  assert.equal(result.samples.hostmux?.length, 1);
+  assert.equal(result.samples.hostmux![0]!.failures, 0);
+  assert.ok(result.samples.hostmux![0]!.p99 > 0);
+  assert.match(throughputTable(result), /\(b\) hostmux \| [\d,]+ \(\d+\.\d\d×\)/);
+});
 
 test('the routing table measurement runs and reports every case', async () => {
   const result = await runMicro(50, {}, 1000);

@@ -153,7 +153,10 @@ export interface LoadResult {
 }
 
 export interface LoadGenerator {
-  run(port: number, hosts: readonly string[], connections: number, seconds: number): Promise<LoadResult>;
+  /** One run; with `key`, its latencies are also kept for `latency(key)`. */
+  run(port: number, hosts: readonly string[], connections: number, seconds: number, key?: string): Promise<LoadResult>;
+  /** Latency percentiles (ms) over every run with `key` since the last call. */
+  latency(key: string): Promise<{ p50: number; p99: number; count: number }>;
   stop(): Promise<void>;
 }
 
@@ -161,8 +164,9 @@ export async function startLoadGenerator(options: SpawnOptions = {}): Promise<Lo
   const child = spawnNode(LOADGEN_SCRIPT, [], options);
   await nextMessage(child, 'ready');
   return {
-    run: (port, hosts, connections, seconds) =>
-      ask<LoadResult>(child, { type: 'run', port, hosts, connections, seconds }, 'result', (seconds + 60) * 1000),
+    run: (port, hosts, connections, seconds, key) =>
+      ask<LoadResult>(child, { type: 'run', port, hosts, connections, seconds, key }, 'result', (seconds + 60) * 1000),
+    latency: (key) => ask(child, { type: 'latency', key }, 'latency'),
     stop: () => stopChild(child),
   };
 }

@@ -11,8 +11,8 @@ import { startLoadGenerator, stopAll, tasksetAvailable } from './processes.ts';
 import { KINDS, runThroughput, throughputTable, type ThroughputKind } from './throughput.ts';
 
 const USAGE = `npm run bench -- [options]
-  --duration S      seconds per measured run (default 5)
-  --warmup S        seconds of unmeasured load before each measured run (default 1)
+  --duration S      measured seconds per server per round, in one-second slices taken in turn (default 5)
+  --warmup S        seconds of unmeasured load per server per round (default 1)
   --rounds R        interleaved rounds; the report gives medians (default 3)
   --connections C   autocannon connections (default 16)
   --sites LIST      site counts for the throughput part (default 1,100,10000)
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   out(`- machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${process.platform}`);
   out(`- taskset: ${taskset ? 'yes: servers on CPU 0, load generator (autocannon) on CPU 1' : 'no: processes are not pinned'}`);
   out(`- command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\``);
-  out(`- runs: ${rounds} interleaved round(s); in each, every server is started afresh, warmed up for ${warmupSeconds} s and measured for ${seconds} s; ${connections} connections, HTTP/1.1 keep-alive, no pipelining`);
+  out(`- runs: ${rounds} round(s); in each, every server is started afresh and warmed up for ${warmupSeconds} s, then the servers take turns in one-second slices until each has been measured for ${seconds} s; ${connections} connections, HTTP/1.1 keep-alive, no pipelining`);
   out(`- load average at start: ${load}`);
 
   if (parts.has('throughput')) {

@@ -1,8 +1,8 @@
 // Throughput, latency and server CPU per request of the four server kinds,
-// interleaved round by round and reported as medians and as ratios to bare
-// node:http measured in the same rounds.
+// interleaved in one-second slices, repeated in rounds, and reported as
+// medians and as ratios to bare node:http measured in the same rounds.
 import { count, fixed, median, ratio, table } from './report.ts';
-import { startServer, type LoadGenerator, type RunningServer, type SpawnOptions, type Stats } from './processes.ts';
+import { startServer, type LoadGenerator, type LoadResult, type RunningServer, type SpawnOptions, type Stats } from './processes.ts';
 import { benchSites, describeHosts, requestHosts, writeTree } from './sites.ts';
 
 export const KINDS = ['bare', 'hostmux', 'express', 'fastify'] as const;
@@ -51,26 +51,56 @@ function cpuMicros(cpu: NodeJS.CpuUsage): number {
   return cpu.user + cpu.system;
 }
 
-/** One measured run: server CPU from its own `process.cpuUsage()` just before and after. */
-export async function measure(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], options: Pick<ThroughputOptions, 'connections' | 'seconds'>): Promise<Sample> {
+/** Sums over the slices of one kind in one round. */
+class Totals {
+  requests = 0;
+  elapsedMs = 0;
+  serverCpuUs = 0;
+  loadgenCpuMs = 0;
+  failures = 0;
+
+  add(run: LoadResult, serverCpuUs: number): void {
+    this.requests += run.requests;
+    this.elapsedMs += run.elapsedMs;
+    this.serverCpuUs += serverCpuUs;
+    this.loadgenCpuMs += run.cpuMs;
+    this.failures += run.non2xx + run.errors;
+  }
+
+  sample(latency: { p50: number; p99: number }): Sample {
+    return {
+      rps: (this.requests * 1000) / this.elapsedMs,
+      p50: latency.p50,
+      p99: latency.p99,
+      cpuPerRequest: this.serverCpuUs / this.requests,
+      serverLoad: this.serverCpuUs / 1000 / this.elapsedMs,
+      loadgenLoad: this.loadgenCpuMs / this.elapsedMs,
+      failures: this.failures,
+    };
+  }
+}
+
+/** One slice: a run of `seconds`, with the server's CPU time from its own `process.cpuUsage()` around it. */
+async function slice(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], connections: number, seconds: number, totals: Totals): Promise<void> {
   const before: Stats = await server.stats();
-  const run = await loadgen.run(server.port, hosts, options.connections, options.seconds);
+  const run = await loadgen.run(server.port, hosts, connections, seconds, server.kind);
   const after: Stats = await server.stats();
-  const serverCpu = cpuMicros(after.cpu) - cpuMicros(before.cpu);
-  return {
-    rps: (run.requests * 1000) / run.elapsedMs,
-    p50: run.p50,
-    p99: run.p99,
-    cpuPerRequest: serverCpu / run.requests,
-    serverLoad: serverCpu / 1000 / run.elapsedMs,
-    loadgenLoad: run.cpuMs / run.elapsedMs,
-    failures: run.non2xx + run.errors,
-  };
+  totals.add(run, cpuMicros(after.cpu) - cpuMicros(before.cpu));
+}
+
+/** One measured run of `seconds` (for the smoke test and one-off scripts). */
+export async function measure(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], options: Pick<ThroughputOptions, 'connections' | 'seconds'>): Promise<Sample> {
+  const totals = new Totals();
+  await slice(server, loadgen, hosts, options.connections, options.seconds, totals);
+  return totals.sample(await loadgen.latency(server.kind));
 }
 
 /**
- * Measures every kind at `siteCount` sites, interleaved: each round starts
- * each kind in turn, warms it up, measures it and stops it.
+ * Measures every kind at `siteCount` sites. Each round starts a fresh
+ * process of every kind and warms each up; then the kinds take turns in
+ * one-second slices until each has had `seconds`, so that a burst of other
+ * work on the machine lands on all of them alike. A kind's sample is the sum
+ * of its slices; its latency percentiles are over all of its requests.
  */
 export async function runThroughput(siteCount: number, loadgen: LoadGenerator, options: ThroughputOptions, log: (line: string) => void): Promise<ThroughputResult> {
   const sites = benchSites(siteCount);
@@ -78,23 +108,36 @@ export async function runThroughput(siteCount: number, loadgen: LoadGenerator, o
   const tree = writeTree(sites, 'shared');
   const samples: Record<string, Sample[]> = Object.fromEntries(options.kinds.map((kind) => [kind, []]));
   const startMs: Record<string, number[]> = Object.fromEntries(options.kinds.map((kind) => [kind, []]));
+  const slices = Math.max(1, Math.round(options.seconds));
+  const sliceSeconds = options.seconds / slices;
   try {
     for (let round = 0; round < options.rounds; round++) {
-      // Each round starts one kind later, so that no kind always follows the same one.
-      for (let i = 0; i < options.kinds.length; i++) {
-        const kind = options.kinds[(i + round) % options.kinds.length]!;
-        // A fresh process per round: how one process's JIT and heap happened
-        // to settle then counts once, and the median sets it aside.
-        const server = await startServer(kind, tree.dir, options.server);
-        try {
+      // A fresh process per round: how one process's JIT and heap happened
+      // to settle counts once, and the median sets it aside.
+      const servers: RunningServer[] = [];
+      try {
+        for (const kind of options.kinds) {
+          const server = await startServer(kind, tree.dir, options.server);
+          servers.push(server);
           startMs[kind]!.push(server.startMs);
           await loadgen.run(server.port, hosts, options.connections, options.warmupSeconds);
-          const sample = await measure(server, loadgen, hosts, options);
-          samples[kind]!.push(sample);
-          log(`N=${siteCount} round ${round + 1} ${kind}: ${count(sample.rps)} req/s, ${fixed(sample.cpuPerRequest)} µs CPU/req`);
-        } finally {
-          await server.stop();
         }
+        const totals = servers.map(() => new Totals());
+        for (let i = 0; i < slices; i++) {
+          // Each slice starts one kind later, so that no kind always follows the same one.
+          for (let k = 0; k < servers.length; k++) {
+            const at = (k + i + round) % servers.length;
+            await slice(servers[at]!, loadgen, hosts, options.connections, sliceSeconds, totals[at]!);
+          }
+        }
+        for (const [k, server] of servers.entries()) {
+          const sample = totals[k]!.sample(await loadgen.latency(server.kind));
+          samples[server.kind]!.push(sample);
+          log(`N=${siteCount} round ${round + 1} ${server.kind}: ${count(sample.rps)} req/s, ` +
+            `p99 ${fixed(sample.p99)} ms, ${fixed(sample.cpuPerRequest)} µs CPU/req`);
+        }
+      } finally {
+        await Promise.all(servers.map((server) => server.stop()));
       }
     }
     return {
