@@ -6,9 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { listen, request, tempDir, writeTree } from './helpers.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'main.js');
@@ -86,6 +87,13 @@ interface Serving {
 
 /** Starts `hostmux serve --port 0 ARGS…` and waits until it listens; killed at the end of the test. */
 async function serve(t: TestContext, args: readonly string[]): Promise<Serving> {
+  const started = start(t, args);
+  const listening = await started.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
+  return { ...started, port: Number(listening[1]) };
+}
+
+/** Starts `hostmux serve --port 0 ARGS…` without waiting; killed at the end of the test. */
+function start(t: TestContext, args: readonly string[]): Omit<Serving, 'port'> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,8 +128,7 @@ async function serve(t: TestContext, args: readonly string[]): Promise<Serving> 
       waiters.add(check);
       check();
     });
-  const listening = await waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/);
-  return { child, port: Number(listening[1]), log: () => log, waitFor, exited };
+  return { child, log: () => log, waitFor, exited };
 }
 
 /** A GET of `/slow` that resolves `started` once the head and first chunk arrived, and `body` with the whole body. */
@@ -572,4 +579,192 @@ test('serve: a second SIGINT cuts in-flight requests off at once', async (t) => 
   server.child.kill('SIGINT');
   await assert.rejects(slow.body);
   assert.equal(await server.exited, 1);
+});
+
+/**
+ * Resolves once process `pid` handles SIGHUP (Linux: the SigCgt mask of
+ * /proc/PID/status). serve installs its signal handlers just before it forks
+ * the workers, so this is the moment they are starting.
+ */
+async function handlesSighup(pid: number): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    if (mask !== undefined && (parseInt(mask.slice(-1), 16) & 1) === 1) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error(`process ${pid} never handled SIGHUP`);
+}
+
+/** Serves upgrades with a line echo; close() says "bye" and ends each connection, except those to /stubborn. */
+const ECHO = `
+const sockets = new Set();
+export function createHandler() {
+  const listener = (req, res) => res.end('page\\n');
+  listener.upgrade = (req, socket) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: echo\\r\\n\\r\\n');
+    socket.on('data', (data) => socket.write(data));
+    if (req.url === '/stubborn') return;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  listener.close = () => {
+    for (const socket of sockets) socket.end('bye\\n');
+  };
+  return listener;
+}
+`;
+
+/** An upgraded connection: `rest` resolves, once it closes, with all the server sent after the echo of its first line. */
+async function openUpgrade(t: TestContext, port: number, host: string, path: string): Promise<{ rest: Promise<string> }> {
+  const socket = net.connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n`);
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('error', () => {});
+  const opened = '\r\n\r\nhi\n';
+  const rest = once(socket, 'close').then(() => received.slice(received.indexOf(opened) + opened.length));
+  const until = async (done: () => boolean) => {
+    while (!done()) await Promise.race([once(socket, 'data'), rest.then(() => assert.fail(`closed before it was open: ${received}`))]);
+  };
+  await until(() => received.includes('\r\n\r\n'));
+  assert.match(received, /^HTTP\/1\.1 101 /);
+  // Open once the echo of a line comes back (bytes sent with the request would be the site's `head`).
+  socket.write('hi\n');
+  await until(() => received.endsWith(opened));
+  return { rest };
+}
+
+test('serve: an upgrade during the drain gets 503, and a client resetting it cannot crash the server', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t);
+  const server = await serve(t, ['-c', dir, '--workers', '1', '--drain', '10']);
+  const socket = net.connect(server.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  socket.write('GET /slow?ms=3000 HTTP/1.1\r\nHost: alpha.test\r\n\r\n');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => (received += chunk));
+  while (!received.includes('started')) await once(socket, 'data');
+  server.child.kill('SIGTERM');
+  await server.waitFor(/SIGTERM: stopping/);
+  // Pipelined behind the request in flight, so it reaches the draining server.
+  const before = received.length;
+  socket.write('GET /chat HTTP/1.1\r\nHost: alpha.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+  const closed = once(socket, 'close');
+  while (received.length === before) await Promise.race([once(socket, 'data'), closed]);
+  assert.match(received.slice(before), /^HTTP\/1\.1 503 /);
+  socket.resetAndDestroy();
+  assert.equal(await server.exited, 0, server.log());
+  assert.doesNotMatch(server.log(), /ECONNRESET|Unhandled/);
+});
+
+test('serve --workers 2: SIGTERM while the workers are still starting stops them at once, exit 0', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t);
+  const server = start(t, ['-c', dir, '--workers', '2', '--drain', '2']);
+  await handlesSighup(server.child.pid!);
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0, server.log());
+  assert.match(server.log(), /SIGTERM: stopping 2 workers/);
+  assert.doesNotMatch(server.log(), /listening on/);
+});
+
+test('serve --workers 2: a SIGHUP while the workers are still starting reaches them, and does not hold up the next', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t);
+  const server = start(t, ['-c', dir, '--workers', '2']);
+  await handlesSighup(server.child.pid!);
+  server.child.kill('SIGHUP');
+  await server.waitFor(/listening on/);
+  await server.waitFor(/configuration reloaded in 2 of 2 workers: 1 kept/);
+  const mark = server.log().length;
+  assert.equal((await hostmux(['enable', '-c', dir, 'beta'])).code, 0);
+  server.child.kill('SIGHUP');
+  await server.waitFor(/configuration reloaded in 2 of 2 workers: added beta; 1 kept/, mark);
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0, server.log());
+});
+
+test('serve: on SIGTERM, sites close() once requests are done, so WebSockets end within the drain, exit 0', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t, {
+    'sites/echo.mjs': ECHO,
+    'sites-enabled/echo.ini': '[site]\ndomains = echo.test\nhandler = ../sites/echo.mjs\n',
+  });
+  await Promise.all(['1', '2'].map(async (workers) => {
+    const server = await serve(t, ['-c', dir, '--workers', workers, '--drain', '10']);
+    const connection = await openUpgrade(t, server.port, 'echo.test', '/');
+    server.child.kill('SIGTERM');
+    assert.equal(await connection.rest, 'bye\n', `--workers ${workers}: close() said goodbye`);
+    assert.equal(await server.exited, 0, server.log());
+    assert.doesNotMatch(server.log(), /cut off/);
+  }));
+});
+
+test('serve: an upgraded connection still open when the drain bound expires, after close(), is cut off, exit 1', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t, {
+    'sites/echo.mjs': ECHO,
+    'sites-enabled/echo.ini': '[site]\ndomains = echo.test\nhandler = ../sites/echo.mjs\n',
+  });
+  const server = await serve(t, ['-c', dir, '--workers', '1', '--drain', '0.5']);
+  const polite = await openUpgrade(t, server.port, 'echo.test', '/');
+  const stubborn = await openUpgrade(t, server.port, 'echo.test', '/stubborn');
+  server.child.kill('SIGTERM');
+  assert.equal(await polite.rest, 'bye\n');
+  assert.equal(await stubborn.rest, '', 'cut off at the bound');
+  assert.equal(await server.exited, 1);
+  assert.match(server.log(), /cut off 1 upgraded connection still open/);
+});
+
+test('check: a site module that never finishes loading fails at --timeout, exit 1', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t, {
+    'sites/hangs.mjs': 'export function createHandler() {\n  return new Promise(() => {});\n}\n',
+    'sites-enabled/hangs.ini': '[site]\ndomains = hangs.test\nhandler = ../sites/hangs.mjs\n',
+  });
+  const [text, json] = await Promise.all([
+    hostmux(['check', '-c', dir, '--timeout', '0.2']),
+    hostmux(['check', '-c', dir, '--timeout', '0.2', '--json']),
+  ]);
+  assert.equal(text.code, 1);
+  assert.match(text.stdout, /^hangs\.test +hangs +module/m, 'the table is still printed');
+  assert.match(text.stderr, /site modules did not finish loading within 0\.2 s/);
+  assert.doesNotMatch(text.stdout, /is ok/);
+  assert.equal(json.code, 1);
+  const report = JSON.parse(json.stdout) as { ok: boolean; loadTimedOut: boolean };
+  assert.equal(report.ok, false);
+  assert.equal(report.loadTimedOut, true);
+});
+
+test('a command whose promise can no longer settle exits 1 with a message, not 0 with nothing said', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t, {
+    'sites/hangs.mjs': 'export function createHandler() {\n  return new Promise(() => {});\n}\n',
+    'sites-enabled/hangs.ini': '[site]\ndomains = hangs.test\nhandler = ../sites/hangs.mjs\n',
+    // Timers that do not keep the process alive: check's own bound no longer holds it, so the event loop empties.
+    'unref-timers.mjs': 'const { setTimeout } = globalThis;\nglobalThis.setTimeout = (...args) => setTimeout(...args).unref();\n',
+  });
+  const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'unref-timers.mjs')).href, CLI, 'check', '-c', dir], {
+    env: childEnv(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 1);
+  assert.match(stderr, /hostmux: check stopped before it finished: nothing was left to wait for/);
+});
+
+test("serve's server: every response shares one 'close' listener, with no wrapper or closure per request", async (t) => {
+  const { createServer } = await import('../src/cli/http-server.ts');
+  const seen: Function[][] = [];
+  const app = Object.assign((_req: http.IncomingMessage, res: http.ServerResponse) => {
+    seen.push(res.rawListeners('close'));
+    res.end();
+  }, { upgrade: () => {} });
+  const served = createServer(app as unknown as Parameters<typeof createServer>[0]);
+  const { port } = await served.listen(0, '127.0.0.1');
+  t.after(() => served.server.close());
+  await request(port, { headers: { connection: 'close' } });
+  await request(port, { headers: { connection: 'close' } });
+  assert.equal(seen.length, 2);
+  assert.equal(seen[0]!.length, 1);
+  assert.equal(seen[1]!.length, 1);
+  assert.equal(seen[0]![0], seen[1]![0], 'one function for every response');
+  assert.ok(!('listener' in seen[0]![0]!), "not once()'s wrapper");
 });

@@ -89,3 +89,17 @@ export function integerOption(values: Values, name: string, fallback: number, mi
   }
   return number;
 }
+
+/** setTimeout's limit, in seconds. */
+const MAX_SECONDS = 2_147_483;
+
+/** A number of seconds (`30`, `0.5`), in milliseconds; or a UsageError naming the option. */
+export function secondsOption(values: Values, name: string, fallbackSeconds: number): number {
+  const text = values[name];
+  if (text === undefined) return fallbackSeconds * 1000;
+  const seconds = Number(text);
+  if (typeof text !== 'string' || !/^(\d+(\.\d*)?|\.\d+)$/.test(text) || seconds > MAX_SECONDS) {
+    throw new UsageError(`--${name} must be a number of seconds, not "${String(text)}"`);
+  }
+  return Math.round(seconds * 1000);
+}

@@ -7,6 +7,8 @@ import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '.
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DRAIN_SECONDS = 30;
+/** check: how long site modules may take to load; a database a site connects to at start may be slow. */
+export const DEFAULT_LOAD_TIMEOUT_SECONDS = 30;
 
 const json = { json: { type: 'boolean' } } as const;
 const reload = { reload: { type: 'string' } } as const;
@@ -24,9 +26,11 @@ export const serve: Command = {
     '',
     'Signals (to the pid --pidfile holds): SIGHUP reloads the configuration in every',
     'worker without dropping a request (a bad configuration is logged and the old one',
-    'keeps serving). SIGTERM or SIGINT stops accepting, lets in-flight requests finish',
-    'for up to --drain seconds, closes the sites and exits: 0, or 1 if requests had to',
-    'be cut off. A second SIGTERM or SIGINT cuts them off at once.',
+    'keeps serving). SIGTERM or SIGINT stops accepting and lets in-flight requests',
+    'finish; then it closes the sites (a site\'s close() should end its WebSockets) and',
+    'waits for upgraded connections to end: all within --drain seconds. It exits 0, or',
+    '1 if requests or connections had to be cut off. A second SIGTERM or SIGINT cuts',
+    'them off at once.',
     '',
     `Timeouts: ${HEADERS_TIMEOUT_MS / 1000} s to send a request's headers, ${REQUEST_TIMEOUT_MS / 1000} s for the whole request,`,
     `${KEEP_ALIVE_TIMEOUT_MS / 1000} s for an idle keep-alive connection.`,
@@ -43,7 +47,7 @@ export const serve: Command = {
     ['-p, --port PORT', `the port to listen on (default ${DEFAULT_PORT}; 0 for any free port)`],
     ['--host ADDRESS', `the address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 or :: for all)`],
     ['-w, --workers N', 'worker processes (default: available parallelism; 1 serves in-process)'],
-    ['--drain SECONDS', `how long SIGTERM waits for in-flight requests (default ${DEFAULT_DRAIN_SECONDS})`],
+    ['--drain SECONDS', `how long SIGTERM waits for in-flight requests and WebSockets (default ${DEFAULT_DRAIN_SECONDS})`],
     ['--watch', 'reload by itself when the configuration changes on disk'],
     ['--pidfile FILE', 'write the pid that takes signals to FILE; removed on exit'],
   ],
@@ -54,15 +58,19 @@ export const serve: Command = {
 export const check: Command = {
   name: 'check',
   summary: 'check the configuration and load every site module, like nginx -t',
-  synopsis: '[--json]',
+  synopsis: '[--json] [--timeout 30]',
   description: [
     'Reads the configuration tree and lists every problem in it. If there is none,',
     'loads every site module, lists each site that fails to load, and prints the',
-    'routing table: each domain and pattern with its site, kind and file.',
-    'Exits 0 when all is well, 1 when any problem was found.',
+    'routing table: each domain and pattern with its site, kind and file. Modules',
+    'still loading after --timeout seconds (an import or createHandler() that never',
+    'settles) fail the check. Exits 0 when all is well, 1 when any problem was found.',
   ].join('\n'),
-  options: json,
-  optionHelp: [['--json', 'print { ok, configDir, problems, failedSites, routes } as JSON on stdout']],
+  options: { ...json, timeout: { type: 'string' } },
+  optionHelp: [
+    ['--json', 'print { ok, configDir, problems, failedSites, loadTimedOut, routes } as JSON on stdout'],
+    ['--timeout SECONDS', `how long the site modules may take to load (default ${DEFAULT_LOAD_TIMEOUT_SECONDS})`],
+  ],
   arity: [0, 0],
   run: async (invocation) => (await import('./check.js')).check(invocation),
 };

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Application } from '../application.js';
+import { plural } from './output.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
 
 /** How often Node checks the timeouts (its default, 30 s, would let a 20 s bound run to 50). */
@@ -9,22 +10,48 @@ const TIMEOUT_CHECK_MS = 1_000;
 /** While draining, how often idle keep-alive connections are closed. */
 const IDLE_SWEEP_MS = 100;
 
+/** What a drain's bound (or a second signal) cut off. */
+export interface Cut {
+  /** Requests still in flight. */
+  readonly requests: number;
+  /** Upgraded (WebSocket) connections still open after the sites' close() was called. */
+  readonly upgrades: number;
+}
+
+/** `cut off 1 request still in flight and 2 upgraded connections still open`; undefined when nothing was. */
+export function describeCut({ requests, upgrades }: Cut): string | undefined {
+  const parts: string[] = [];
+  if (requests > 0) parts.push(`${plural(requests, 'request')} still in flight`);
+  if (upgrades > 0) parts.push(`${plural(upgrades, 'upgraded connection')} still open`);
+  return parts.length === 0 ? undefined : `cut off ${parts.join(' and ')}`;
+}
+
 /** One HTTP server for an application, which can stop gracefully. */
 export interface Served {
   readonly server: http.Server;
   /** Starts listening; rejects with the listen error (EADDRINUSE, EACCES). */
   listen(port: number, host: string): Promise<AddressInfo>;
   /**
-   * Stops accepting and waits for in-flight requests (and upgraded
-   * connections) for at most `ms`; then closes every connection. Resolves
-   * with how many were cut off at the bound.
+   * Stops accepting and waits, for at most `ms`, for in-flight requests to
+   * finish; once none is left it calls `close` (which closes the sites, so
+   * that they end their WebSockets: it must not reject) and waits, within
+   * the same bound, for upgraded connections to end. At the bound it cuts
+   * off the requests still in flight and the upgraded connections still
+   * open (when requests ran to the bound, `close` is called first and those
+   * still open once it settles are cut). Resolves, once `close` has
+   * settled, with what was cut off.
    */
-  drain(ms: number): Promise<number>;
+  drain(ms: number, close: () => Promise<void>): Promise<Cut>;
   /** Ends a drain now, cutting what is still in flight. */
   cutNow(): void;
 }
 
 const UNAVAILABLE = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
+/** Shared by upgraded sockets refused while draining: Node takes its own 'error' listener off them. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
 
 export function createServer(app: Application): Served {
   const inFlight = new Set<http.ServerResponse>();
@@ -32,9 +59,10 @@ export function createServer(app: Application): Served {
   let draining = false;
   /** Set while draining: checks whether all is done. */
   let settle: (() => void) | undefined;
+  /** Set while draining: ends it at once. */
   let finish: (() => void) | undefined;
 
-  // One listener for every response, rather than a closure per request.
+  // One listener for every response, rather than a closure (or once()'s wrapper) per request.
   function released(this: http.ServerResponse): void {
     inFlight.delete(this);
     settle?.();
@@ -43,7 +71,8 @@ export function createServer(app: Application): Served {
     { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     (req, res) => {
       inFlight.add(res);
-      res.once('close', released);
+      // 'close' comes once per response.
+      res.on('close', released);
       // Node keeps a connection alive after server.close(): tell the client it ends.
       if (draining) res.setHeader('connection', 'close');
       app(req, res);
@@ -52,6 +81,8 @@ export function createServer(app: Application): Served {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (draining) {
+      // Before writing: a client resetting the connection would otherwise crash the process.
+      socket.on('error', destroyOnError);
       socket.end(UNAVAILABLE);
       return;
     }
@@ -72,25 +103,38 @@ export function createServer(app: Application): Served {
       });
     });
 
-  const drain = (ms: number) =>
-    new Promise<number>((resolve) => {
+  const drain = (ms: number, close: () => Promise<void>) =>
+    new Promise<Cut>((resolve) => {
       draining = true;
       server.close(() => {});
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       // A response whose head is out keeps its connection alive: close each once idle.
       const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
-      const end = (cut: number) => {
+      let closing: Promise<void> | undefined;
+      // Deferred a tick: close() may end sockets, whose listeners settle again.
+      const closeSites = () => (closing ??= Promise.resolve().then(close));
+      let ended = false;
+      const end = async (cutting: boolean) => {
+        if (ended) return;
+        ended = true;
         settle = finish = undefined;
         clearInterval(sweep);
         clearTimeout(bound);
+        const requests = cutting ? inFlight.size : 0;
         server.closeAllConnections();
+        // Requests ran to the bound, so the sites close only now: they still get to end their connections.
+        if (closing === undefined) await closeSites();
+        const upgrades = upgraded.size;
         for (const socket of upgraded) socket.destroy();
-        resolve(cut);
+        await closing;
+        resolve({ requests, upgrades });
       };
-      const bound = setTimeout(() => end(inFlight.size + upgraded.size), ms);
-      finish = () => end(inFlight.size + upgraded.size);
+      const bound = setTimeout(() => void end(true), ms);
+      finish = () => void end(true);
       settle = () => {
-        if (inFlight.size + upgraded.size === 0) end(0);
+        if (inFlight.size > 0) return;
+        void closeSites();
+        if (upgraded.size === 0) void end(false);
       };
       server.closeIdleConnections();
       settle();

@@ -1,8 +1,11 @@
+import type { AddressInfo } from 'node:net';
 import { createApplication, type Application, type ReloadResult } from '../application.js';
 import { ConfigError } from '../errors.js';
 import { internalsOf } from '../internal.js';
 import type { Logger } from '../logger.js';
-import { printProblems } from './output.js';
+import { plural, printProblems } from './output.js';
+import { writePidfile } from './pidfile.js';
+import { urlOf, type ServeOptions } from './serve-options.js';
 
 /** `added blog; removed shop; 3 kept` */
 export function describeReload(result: ReloadResult): string {
@@ -51,4 +54,21 @@ export async function closeApplication(app: Application): Promise<void> {
   clearTimeout(timer);
   if (outcome === 'bound') loggerOf(app).warn(`sites did not close within ${CLOSE_BOUND_MS / 1000} s; exiting anyway`);
   else if (outcome !== 'closed') loggerOf(app).error({ err: outcome }, 'closing the sites failed');
+}
+
+/**
+ * Once serve listens: writes the pid file, then logs the address (`how`:
+ * `in-process`, `2 workers`). Returns why the pid file could not be written
+ * (nothing is logged then), else undefined.
+ */
+export function announceListening(app: Application, options: ServeOptions, address: AddressInfo, how: string): string | undefined {
+  if (options.pidfile !== undefined) {
+    try {
+      writePidfile(options.pidfile);
+    } catch (error) {
+      return `cannot write the pid file: ${(error as Error).message}`;
+    }
+  }
+  loggerOf(app).info(`listening on ${urlOf(address)} (pid ${process.pid}, ${how}, ${plural(app.sites.length, 'site')})`);
+  return undefined;
 }

@@ -86,6 +86,13 @@ async function main(argv: readonly string[]): Promise<number> {
   return command.run({ configDir: resolve(dir), values, positionals });
 }
 
+// The command's promise still pending with nothing left to run (a promise
+// that never settles): Node would exit 0 with nothing said.
+process.once('beforeExit', () => {
+  err(`hostmux: ${current?.name ?? 'the command'} stopped before it finished: nothing was left to wait for`);
+  process.exit(PROBLEMS);
+});
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {

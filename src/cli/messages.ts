@@ -13,6 +13,8 @@ export type ToWorker =
 export type FromWorker =
   | { readonly hostmux: 'reloaded'; readonly id: number; readonly result: ReloadResult }
   | { readonly hostmux: 'reload-failed'; readonly id: number; readonly message: string }
+  /** The worker listens for messages now: the primary holds back what it would send until then. */
+  | { readonly hostmux: 'ready' }
   /** The worker cannot serve (configuration error, listen error) and is exiting. */
   | { readonly hostmux: 'failed'; readonly message: string };
 

@@ -34,6 +34,8 @@ interface Member {
   failure: string | undefined;
   /** Reloads waiting for its answer, by id. */
   readonly pending: Map<number, (reply: ReloadReply) => void>;
+  /** Until it says it is ready, messages are held here: sent earlier, they would be lost. */
+  held: ToWorker[] | undefined;
 }
 
 function describeExit(code: number | null, signal: string | null): string {
@@ -83,7 +85,7 @@ export class WorkerPool {
         resolve(reply);
       };
       member.pending.set(id, answer);
-      this.#send(member.worker, { hostmux: 'reload', id });
+      this.#send(member, { hostmux: 'reload', id });
     })));
   }
 
@@ -96,7 +98,7 @@ export class WorkerPool {
     this.#starting = undefined;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    for (const { worker } of this.#members.values()) this.#send(worker, { hostmux: 'stop' });
+    for (const member of this.#members.values()) this.#send(member, { hostmux: 'stop' });
     return new Promise((resolve) => {
       const kill = setTimeout(() => {
         for (const { worker } of this.#members.values()) worker.process.kill('SIGKILL');
@@ -112,7 +114,7 @@ export class WorkerPool {
 
   /** Ends every worker's drain now. */
   cut(): void {
-    for (const { worker } of this.#members.values()) this.#send(worker, { hostmux: 'cut' });
+    for (const member of this.#members.values()) this.#send(member, { hostmux: 'cut' });
   }
 
   get pids(): number[] {
@@ -123,11 +125,12 @@ export class WorkerPool {
     // With --port 0 a replacement asks for port 0 too: the primary keys its shared
     // handle by the port asked for, so it gets the same port while any worker lives.
     const worker = cluster.fork();
-    this.#members.set(worker.id, { worker, startedAt: Date.now(), listening: false, replaces, failure: undefined, pending: new Map() });
+    this.#members.set(worker.id, { worker, startedAt: Date.now(), listening: false, replaces, failure: undefined, pending: new Map(), held: [] });
   }
 
-  #send(worker: Worker, message: ToWorker): void {
-    if (worker.isConnected()) worker.send(message);
+  #send(member: Member, message: ToWorker): void {
+    if (member.held !== undefined) member.held.push(message);
+    else if (member.worker.isConnected()) member.worker.send(message);
   }
 
   #listening(worker: Worker, address: AddressInfo): void {
@@ -145,7 +148,11 @@ export class WorkerPool {
     const member = this.#members.get(worker.id);
     if (member === undefined || !isFromWorker(message)) return;
     const pid = worker.process.pid ?? 0;
-    if (message.hostmux === 'failed') member.failure = message.message;
+    if (message.hostmux === 'ready') {
+      const held = member.held ?? [];
+      member.held = undefined;
+      for (const message of held) this.#send(member, message);
+    } else if (message.hostmux === 'failed') member.failure = message.message;
     else if (message.hostmux === 'reloaded') member.pending.get(message.id)?.({ pid, result: message.result });
     else if (message.hostmux === 'reload-failed') member.pending.get(message.id)?.({ pid, error: message.message });
   }

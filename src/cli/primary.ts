@@ -1,11 +1,11 @@
 import { OK, PROBLEMS } from './command.js';
 import {
-  RELOAD_FAILED, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
+  RELOAD_FAILED, announceListening, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
 } from './lifecycle.js';
 import { plural } from './output.js';
-import { removePidfile, writePidfile } from './pidfile.js';
+import { removePidfile } from './pidfile.js';
 import { WorkerPool, type ReloadReply } from './pool.js';
-import { urlOf, type ServeOptions } from './serve-options.js';
+import type { ServeOptions } from './serve-options.js';
 import { watchTree, type Watcher } from './watch.js';
 
 /** One log line per distinct outcome of a reload, not one per worker. */
@@ -87,15 +87,11 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     pool.start().then(
       (address) => {
         if (stopping) return;
-        if (options.pidfile !== undefined) {
-          try {
-            writePidfile(options.pidfile);
-          } catch (error) {
-            void fail(`cannot write the pid file: ${(error as Error).message}`);
-            return;
-          }
+        const problem = announceListening(app, options, address, plural(options.workers, 'worker'));
+        if (problem !== undefined) {
+          void fail(problem);
+          return;
         }
-        log().info(`listening on ${urlOf(address)} (pid ${process.pid}, ${plural(options.workers, 'worker')}, ${plural(app.sites.length, 'site')})`);
         if (options.watch) watcher = watchTree(options.configDir, reload);
       },
       (error: Error) => void (stopping || fail(error.message)),

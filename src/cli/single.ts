@@ -1,11 +1,10 @@
 import { OK, PROBLEMS } from './command.js';
-import { createServer } from './http-server.js';
+import { createServer, describeCut } from './http-server.js';
 import {
-  RELOAD_FAILED, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
+  RELOAD_FAILED, announceListening, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
 } from './lifecycle.js';
-import { plural } from './output.js';
-import { removePidfile, writePidfile } from './pidfile.js';
-import { urlOf, type ServeOptions } from './serve-options.js';
+import { removePidfile } from './pidfile.js';
+import type { ServeOptions } from './serve-options.js';
 import { watchTree, type Watcher } from './watch.js';
 
 /** `serve --workers 1`: one process, no cluster; signals are handled here. */
@@ -35,12 +34,12 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
       stopping = true;
       watcher?.close();
       log().info(`${signal}: stopping; in-flight requests have ${options.drainMs / 1000} s to finish`);
-      const cut = await served.drain(options.drainMs);
-      if (cut > 0) log().warn(`cut off ${plural(cut, 'request')} still in flight`);
+      // The sites close once the requests are done, so that they can end their WebSockets within the drain.
+      const cut = describeCut(await served.drain(options.drainMs, () => closeApplication(app)));
+      if (cut !== undefined) log().warn(cut);
       log().info('stopped');
-      await closeApplication(app);
       if (options.pidfile !== undefined) removePidfile(options.pidfile);
-      resolve(cut > 0 ? PROBLEMS : OK);
+      resolve(cut === undefined ? OK : PROBLEMS);
     };
     const fail = async (message: string) => {
       stopping = true;
@@ -58,15 +57,11 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
     served.listen(options.port, options.host).then(
       (address) => {
         if (stopping) return;
-        if (options.pidfile !== undefined) {
-          try {
-            writePidfile(options.pidfile);
-          } catch (error) {
-            void fail(`cannot write the pid file: ${(error as Error).message}`);
-            return;
-          }
+        const problem = announceListening(app, options, address, 'in-process');
+        if (problem !== undefined) {
+          void fail(problem);
+          return;
         }
-        log().info(`listening on ${urlOf(address)} (pid ${process.pid}, in-process, ${plural(app.sites.length, 'site')})`);
         if (options.watch) watcher = watchTree(options.configDir, reload);
       },
       (error: Error) => void fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`),

@@ -1,8 +1,7 @@
 import { createApplication, type Application } from '../application.js';
-import { createServer } from './http-server.js';
+import { createServer, describeCut } from './http-server.js';
 import { closeApplication, describeReloadError, loggerOf } from './lifecycle.js';
 import { isToWorker, type FromWorker } from './messages.js';
-import { plural } from './output.js';
 import type { ServeOptions } from './serve-options.js';
 
 function send(message: FromWorker): Promise<void> {
@@ -35,20 +34,17 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
     return fail(describeReloadError(error));
   }
   const served = createServer(app);
-  const listening = served.listen(options.port, options.host).then(
-    () => true,
-    (error: Error) => fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`),
-  );
 
+  let listening: Promise<unknown> | undefined;
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await listening;
-    const cut = await served.drain(options.drainMs);
-    if (cut > 0) loggerOf(app).warn(`worker ${process.pid}: cut off ${plural(cut, 'request')} still in flight`);
-    await closeApplication(app);
-    process.exit(cut > 0 ? 1 : 0);
+    // The sites close once the requests are done, so that they can end their WebSockets within the drain.
+    const cut = describeCut(await served.drain(options.drainMs, () => closeApplication(app)));
+    if (cut !== undefined) loggerOf(app).warn(`worker ${process.pid}: ${cut}`);
+    process.exit(cut === undefined ? 0 : 1);
   };
   // A worker sent SIGTERM on its own stops gracefully; the primary replaces it.
   process.on('SIGTERM', () => void stop());
@@ -64,5 +60,11 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
       );
     }
   });
+  // A message sent before this listener existed would be lost: the primary holds its messages until this one.
+  void send({ hostmux: 'ready' });
+  listening = served.listen(options.port, options.host).then(
+    () => true,
+    (error: Error) => fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`),
+  );
   return new Promise<never>(() => {});
 }
