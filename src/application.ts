@@ -457,8 +457,10 @@ export function createApplication(configDir: string, options: ApplicationOptions
   };
 
   const ready = async (): Promise<void> => {
-    if (closed) throw new Error('the application is closed');
     const { entries } = state;
+    if (closed) {
+      throw new SiteLoadError(entries.map(({ site }) => ({ site: site.name, file: site.file, message: `${site.file}: the site is closed` })));
+    }
     const failures = await mapLimited(entries, FILE_CONCURRENCY, ({ site }) => site.load());
     const problems = entries.flatMap(({ site }, i) => {
       const message = failures[i];

@@ -40,7 +40,8 @@ export function createHandler(site) {
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   listener.close = () => {
-    for (const client of wss.clients) client.terminate();
+    // 1001 "going away": browsers may reconnect to another worker or after the restart.
+    for (const client of wss.clients) client.close(1001);
     wss.close();
     site.logger.info('chat closed');
   };
