@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -552,6 +552,33 @@ test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps 
   assert.equal(await slow.body, 'started\nfinished\n');
   assert.equal(await server.exited, 0);
   assert.ok(!existsSync(pidfile));
+});
+
+test('serve --workers 2: SIGHUP with a bad tree still makes every worker reopen its log files (logrotate)', async (t) => {
+  const dir = tree(t, {
+    'hostmux.conf': '[server]\nlogging = logging.ini\n',
+    'logging.ini': '[logger:access]\nhandlers = access\npropagate = no\n[handler:access]\ndestination = access.log\nformat = combined\n',
+  });
+  const server = await serve(t, ['-c', dir, '--workers', '2']);
+  const access = join(dir, 'access.log');
+  const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
+  const until = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(ok(), what);
+  };
+  // Fresh connections go round-robin: both workers log.
+  for (let i = 0; i < 6; i++) await pidFor(server.port, 'alpha.test');
+  await until('six access lines', () => lines(access).length === 6);
+  renameSync(access, `${access}.1`);
+  writeTree(dir, { 'sites-enabled/broken.ini': '[site]\ndomains = alpha.test\n' });
+  const mark = server.log().length;
+  server.child.kill('SIGHUP');
+  await server.waitFor(/reload failed, the previous configuration keeps serving/, mark);
+  // The workers' own (quiet) reloads reopen their files once they answered.
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 6; i++) await pidFor(server.port, 'alpha.test');
+  await until('six lines in the new access.log', () => lines(access).length === 6);
+  assert.equal(lines(`${access}.1`).length, 6, 'nothing more went to the rotated file');
 });
 
 test('serve --workers 2 --watch --drain: the primary reloads on a change; a request slower than the bound is cut off, exit 1', async (t) => {

@@ -42,10 +42,13 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
   const reloadNow = async () => {
     if (stopping) return;
     try {
-      // A bad tree is reported once, here, and the workers are left alone.
+      // A bad tree is reported once, here.
       await app.reload();
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
+      // The workers still reload, and fail quietly like the check did: a
+      // refused reload reopens their log files, which logrotate's SIGHUP needs.
+      await pool.reload();
       return;
     }
     reportReload(await pool.reload(), log());
