@@ -16,7 +16,7 @@ import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
 import { RedirectSite } from './sites/redirect-site.js';
-import type { LoggerSource, Site } from './sites/site.js';
+import type { Site } from './sites/site.js';
 
 /**
  * Options of `createApplication`; each overrides the configuration files.
@@ -131,18 +131,24 @@ export interface ReloadResult {
  */
 interface Entry {
   readonly site: Site;
-  /** The site file's text, which a reload compares. */
-  readonly source: string;
+  /** A digest of the site file's text, which a reload compares. */
+  readonly sourceDigest: string;
   /** Requests handed to the site whose response has not closed. */
   inFlight: number;
   /** Set while a retired site waits for its last request. */
   drained: (() => void) | undefined;
 }
 
-/** Per exact domain, a prebuilt `SiteInfo`, so that exact hits allocate nothing. */
+/**
+ * What a route leads to. An exact domain's `SiteInfo` is made on its first
+ * request and reused, so that exact hits allocate nothing and 10,000 sites
+ * that are never asked cost nothing.
+ */
 interface Endpoint {
   readonly entry: Entry;
-  readonly info: SiteInfo | undefined;
+  /** The exact domain; undefined for a site's patterns. */
+  readonly exact: string | undefined;
+  info: SiteInfo | undefined;
 }
 
 /** One configuration: what a request is routed by. A reload replaces it whole. */
@@ -153,7 +159,8 @@ interface State {
   /** undefined: `trust_proxy` is unset and the host framework decides. */
   readonly trustProxy: boolean | undefined;
   readonly logging: Logging;
-  readonly descriptors: readonly SiteDescriptor[];
+  /** `app.sites`, made when first read. */
+  descriptors: readonly SiteDescriptor[] | undefined;
 }
 
 function optionError(message: string): TypeError {
@@ -182,17 +189,14 @@ function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
 
 function createSite(file: TreeSite, configDir: string, logging: Logging, trustProxy: boolean, fresh: boolean): Site {
   const domains = file.domains.map((d) => d.text);
-  let logger: Logger | undefined;
-  // Records carry `site` too, for filtering in one shared log (fastify.log).
-  const log: LoggerSource = () => (logger ??= logging.logger(`site.${file.name}`).child({ site: file.name }));
   if (file.kind === 'redirect') return new RedirectSite(file, domains);
-  if (file.kind === 'proxy') return new ProxySite(file, domains, log, trustProxy);
-  return new ModuleSite(file, domains, configDir, log, fresh);
+  if (file.kind === 'proxy') return new ProxySite(file, domains, logging, trustProxy);
+  return new ModuleSite(file, domains, configDir, logging, fresh);
 }
 
 /** Whether a reload may keep `entry` for the site read from `file`: same file, same text, same handler. */
 async function keeps(entry: Entry | undefined, file: TreeSite, trustChanged: boolean): Promise<boolean> {
-  if (entry === undefined || entry.site.file !== file.file || entry.source !== file.source) return false;
+  if (entry === undefined || entry.site.file !== file.file || entry.sourceDigest !== file.sourceDigest) return false;
   // A proxy site holds trust_proxy (which forwarding headers it keeps).
   if (entry.site instanceof ProxySite) return !trustChanged;
   return !(entry.site instanceof ModuleSite) || (await entry.site.handlerUnchanged());
@@ -237,7 +241,7 @@ function build(
   for (const file of tree.sites) {
     const entry = reuse(file) ?? {
       site: createSite(file, configDir, logging, trustProxy ?? false, fresh),
-      source: file.source,
+      sourceDigest: file.sourceDigest,
       inFlight: 0,
       drained: undefined,
     };
@@ -246,10 +250,7 @@ function build(
       name: file.name,
       file: file.file,
       domains: file.domains,
-      ownerFor: (exact) => ({
-        entry,
-        info: exact === undefined ? undefined : Object.freeze({ name: file.name, hostname: exact, wildcards: NO_WILDCARDS }),
-      }),
+      ownerFor: (exact) => ({ entry, exact, info: undefined }),
     });
   }
   const table = buildRoutingTable(routes, problems);
@@ -264,10 +265,13 @@ function build(
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
-  const descriptors = Object.freeze(
+  return { table, entries, defaultEntry, trustProxy, logging, descriptors: undefined };
+}
+
+function describe(entries: readonly Entry[]): readonly SiteDescriptor[] {
+  return Object.freeze(
     entries.map(({ site }) => Object.freeze({ name: site.name, kind: site.kind, domains: site.domains, file: site.file })),
   );
-  return { table, entries, defaultEntry, trustProxy, logging, descriptors };
 }
 
 /** Reads the tree and its logging configuration; problems go onto `problems`. */
@@ -275,6 +279,10 @@ function read(configDir: string, options: ApplicationOptions, problems: ConfigPr
   const tree = readTree(configDir, problems);
   const logging = loadLogging(configDir, tree.server.logging, options.logger, problems);
   return { tree, logging };
+}
+
+function infoOf(endpoint: Endpoint): SiteInfo {
+  return Object.freeze({ name: endpoint.entry.site.name, hostname: endpoint.exact!, wildcards: NO_WILDCARDS });
 }
 
 const TRACKED = Symbol('hostmux.entry');
@@ -337,8 +345,9 @@ function dispatch(
   let entry: Entry;
   let info: SiteInfo;
   if (hit !== undefined) {
-    entry = hit.owner.entry;
-    info = hit.owner.info ?? { name: entry.site.name, hostname: host, wildcards: hit.wildcards };
+    const owner = hit.owner;
+    entry = owner.entry;
+    info = owner.exact === undefined ? { name: entry.site.name, hostname: host, wildcards: hit.wildcards } : (owner.info ??= infoOf(owner));
   } else if (state.defaultEntry !== undefined) {
     entry = state.defaultEntry;
     info = { name: entry.site.name, hostname: host, wildcards: NO_WILDCARDS };
@@ -378,7 +387,10 @@ function routeUpgrade(state: State, req: AnyRequest): { entry: Entry; info: Site
   const hit = host === '' ? undefined : state.table.lookup(host);
   const entry = hit?.owner.entry ?? state.defaultEntry;
   if (entry === undefined) return 404;
-  const info = hit?.owner.info ?? { name: entry.site.name, hostname: host, wildcards: hit?.wildcards ?? NO_WILDCARDS };
+  const owner = hit?.owner;
+  const info = owner?.exact !== undefined
+    ? (owner.info ??= infoOf(owner))
+    : { name: entry.site.name, hostname: host, wildcards: hit?.wildcards ?? NO_WILDCARDS };
   return { entry, info };
 }
 
@@ -544,7 +556,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
 
   return Object.defineProperties(app, {
     match: { value: match, enumerable: true },
-    sites: { get: () => state.descriptors, enumerable: true },
+    sites: { get: () => (state.descriptors ??= describe(state.entries)), enumerable: true },
     ready: { value: ready, enumerable: true },
     reload: { value: reload, enumerable: true },
     upgrade: { value: upgrade, enumerable: true },

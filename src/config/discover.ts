@@ -27,6 +27,14 @@ export function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/** `strings` in byte order, each encoded once (not twice per comparison: 10,000 files). */
+function sortedByBytes(strings: Iterable<string>): string[] {
+  return [...strings]
+    .map((text) => ({ text, bytes: Buffer.from(text) }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map(({ text }) => text);
+}
+
 /** `path` relative to the config dir, with `/` separators. */
 function fromConfigDir(configDir: string, path: string): string {
   return relative(configDir, path).split(sep).join('/');
@@ -52,8 +60,14 @@ function expandGlob(configDir: string, glob: string, problems: ConfigProblem[]):
   }
   const isMatch = picomatch(scan.glob);
   const found: string[] = [];
+  // In one directory (the usual sites-enabled/*.ini), an entry's paths are its name after the base's.
+  const prefix = recursive ? '' : `${fromConfigDir(configDir, base) || '.'}/`.replace(/^\.\//, '');
   for (const entry of entries) {
     // A directory the glob names is not skipped: as a site file it is unreadable, and reported.
+    if (!recursive) {
+      if (isMatch(entry.name)) found.push(prefix + entry.name);
+      continue;
+    }
     const path = join(entry.parentPath ?? entry.path, entry.name);
     if (isMatch(relative(base, path).split(sep).join('/'))) found.push(fromConfigDir(configDir, path));
   }
@@ -74,8 +88,9 @@ export function discoverSiteFiles(configDir: string, globs: readonly string[], p
     }
   }
   const found: FoundFile[] = [];
-  for (const file of [...paths].sort(byteOrder)) {
-    const absolute = resolve(configDir, file);
+  for (const file of sortedByBytes(paths)) {
+    // configDir is absolute and `file` relative to it: join, which does not ask for the cwd each time.
+    const absolute = join(configDir, file);
     try {
       found.push({ file, realPath: realpathSync.native(absolute) });
     } catch (err) {

@@ -1,4 +1,4 @@
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
 import { compileDomain, type CompiledDomain } from '../routing/pattern.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList, type IniValue } from './ini-file.js';
@@ -48,6 +48,7 @@ export interface ProxySiteFile extends SiteFileBase {
 
 export type SiteFile = ModuleSiteFile | ProxySiteFile | RedirectSiteFile;
 
+const NO_SETTINGS: SiteSettings = Object.freeze({});
 const SITE_KEYS = new Set(['name', 'domains', 'handler', 'proxy', 'redirect', 'redirect_status', 'proxy_timeout', 'proxy_host']);
 const KIND_KEYS = ['handler', 'proxy', 'redirect'] as const;
 const REDIRECT_STATUSES = new Set([301, 302, 307, 308]);
@@ -154,9 +155,12 @@ export function readSiteFile(
     }
   }
 
-  const settings: SiteSettings = {};
+  // Most sites have no settings: they share one frozen empty object.
+  let settings: SiteSettings = NO_SETTINGS;
   for (const other of parsed.sections.values()) {
-    if (other !== section) settings[other.name] = { ...other.values };
+    if (other === section) continue;
+    if (settings === NO_SETTINGS) settings = {};
+    settings[other.name] = { ...other.values };
   }
 
   const base = { name, file, realPath, domains, settings };
@@ -164,7 +168,7 @@ export function readSiteFile(
   if (kinds.length === 1 && kinds[0] === 'handler') {
     const handler = scalar('handler');
     if (handler === '') problems.push({ ...where('handler'), message: 'is empty' });
-    else if (handler !== undefined) site = { ...base, kind: 'module', handler: resolve(dirname(realPath), handler) };
+    else if (handler !== undefined) site = { ...base, kind: 'module', handler: isAbsolute(handler) ? normalize(handler) : join(dirname(realPath), handler) };
   } else if (kinds.length === 1 && kinds[0] === 'redirect') {
     const target = scalar('redirect');
     const location = target === undefined ? undefined : parseRedirect(target);

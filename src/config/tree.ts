@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import type { ConfigProblem } from '../errors.js';
 import { discoverSiteFiles } from './discover.js';
@@ -5,8 +6,13 @@ import { readConfigFile } from './read-file.js';
 import { readServerSettings, type ServerSettings } from './server-conf.js';
 import { readSiteFile, type SiteFile } from './site-file.js';
 
-/** A site file, read and checked, with the text it was read from (a reload compares it). */
-export type TreeSite = SiteFile & { readonly source: string };
+/** A site file, read and checked, with a digest of its text (a reload compares it). */
+export type TreeSite = SiteFile & { readonly sourceDigest: string };
+
+/** A digest, not the text: 10,000 site files need not stay in memory. */
+function digestOf(text: string): string {
+  return createHash('sha256').update(text).digest('base64');
+}
 
 /** A configuration tree as read from disk, before routing is built. */
 export interface ConfigTree {
@@ -42,7 +48,7 @@ export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTr
       if (owner === undefined) names.set(name, file);
       else problems.push({ file, section: 'site', key: 'name', message: `site name "${name}" is already used by ${owner}` });
     }
-    if (site !== undefined) sites.push({ ...site, source: text });
+    if (site !== undefined) sites.push({ ...site, sourceDigest: digestOf(text) });
   }
   return { configDir, server, sites };
 }

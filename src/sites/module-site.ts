@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import { isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
-import type { LoggerSource, Site } from './site.js';
+import { siteLogger, type LoggerFactory, type Site } from './site.js';
 
 /**
  * What a site module's `createHandler(site)` receives.
@@ -90,9 +90,12 @@ export class ModuleSite implements Site {
   readonly name: string;
   readonly file: string;
   readonly domains: readonly string[];
-  readonly #config: ModuleSiteFile;
+  /** Only what a load needs is kept: 10,000 sites' parsed files need not stay in memory. */
+  readonly #handler: string;
+  readonly #settings: SiteSettings;
   readonly #configDir: string;
-  readonly #logger: LoggerSource;
+  readonly #loggers: LoggerFactory;
+  #siteLogger: Logger | undefined;
   #listener: Listener | undefined;
   #upgrade: UpgradeListener | undefined;
   #failure: string | undefined;
@@ -108,14 +111,20 @@ export class ModuleSite implements Site {
   /** The handler file's digest when it was imported. */
   #digest: string | undefined;
 
-  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, logger: LoggerSource, fresh: boolean) {
+  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, loggers: LoggerFactory, fresh: boolean) {
     this.name = config.name;
     this.file = config.file;
     this.domains = domains;
-    this.#config = config;
+    this.#handler = config.handler;
+    this.#settings = config.settings;
     this.#configDir = configDir;
-    this.#logger = logger;
+    this.#loggers = loggers;
     this.#fresh = fresh;
+  }
+
+  /** Made when the site first logs. */
+  #logger(): Logger {
+    return (this.#siteLogger ??= siteLogger(this.#loggers, this.name));
   }
 
   /**
@@ -129,7 +138,7 @@ export class ModuleSite implements Site {
     // in flight is not waited for (it may never settle): its digest was taken first.
     if (this.#failure !== undefined || this.#digest === undefined) return false;
     try {
-      return digest(await readFile(this.#config.handler)) === this.#digest;
+      return digest(await readFile(this.#handler)) === this.#digest;
     } catch {
       return false;
     }
@@ -239,7 +248,7 @@ export class ModuleSite implements Site {
   }
 
   async #import(): Promise<string | undefined> {
-    const { handler } = this.#config;
+    const handler = this.#handler;
     // Every step runs module code (evaluation, getters, createHandler), so
     // every step is inside the try: a load fails, it never rejects.
     let step = `cannot import ${handler}`;
@@ -290,7 +299,7 @@ export class ModuleSite implements Site {
     return Object.freeze({
       name: this.name,
       domains: this.domains,
-      settings: this.#config.settings,
+      settings: this.#settings,
       configDir: this.#configDir,
       file: this.file,
       logger: this.#logger(),

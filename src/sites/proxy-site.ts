@@ -2,11 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { ProxySiteFile } from '../config/site-file.js';
+import type { Logger } from '../logger.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
 import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type Forwarding } from './proxy-headers.js';
 import { openTunnel } from './proxy-tunnel.js';
-import type { LoggerSource, Site } from './site.js';
+import { siteLogger, type LoggerFactory, type Site } from './site.js';
 
 /** How long `close()` lets in-flight requests and open tunnels finish before cutting them off. */
 export const CLOSE_GRACE_MS = 5_000;
@@ -64,13 +65,14 @@ export class ProxySite implements Site {
   readonly #pathPrefix: string;
   readonly #timeout: number;
   readonly #forwarding: Forwarding;
-  readonly #logger: LoggerSource;
+  readonly #loggers: LoggerFactory;
+  #siteLogger: Logger | undefined;
   /** Made on the first request: most sites of a big installation may never be asked. */
   #pool: Pool | undefined;
   readonly #tunnels = new Set<Duplex>();
   #closing: Promise<void> | undefined;
 
-  constructor(config: ProxySiteFile, domains: readonly string[], logger: LoggerSource, trustProxy: boolean) {
+  constructor(config: ProxySiteFile, domains: readonly string[], loggers: LoggerFactory, trustProxy: boolean) {
     this.name = config.name;
     this.file = config.file;
     this.domains = domains;
@@ -78,7 +80,12 @@ export class ProxySite implements Site {
     this.#pathPrefix = config.pathPrefix;
     this.#timeout = config.timeout;
     this.#forwarding = { trustProxy, upstreamHost: config.host === 'upstream' ? this.#upstream.host : undefined };
-    this.#logger = logger;
+    this.#loggers = loggers;
+  }
+
+  /** Made when the site first logs. */
+  #logger(): Logger {
+    return (this.#siteLogger ??= siteLogger(this.#loggers, this.name));
   }
 
   handle(req: AnyRequest, res: AnyResponse): void {

@@ -7,8 +7,19 @@ import type { AnyResponse } from '../respond.js';
 /** The kinds of site, one per `[site]` key: `handler`, `proxy`, `redirect`. */
 export type SiteKind = 'module' | 'proxy' | 'redirect';
 
-/** The site's logger, made when first needed: most of 10,000 sites never log. */
-export type LoggerSource = () => Logger;
+/**
+ * The loggers of the site's configuration: a site asks for `site.<name>`
+ * when it first logs (most of 10,000 sites never do), so nothing per site
+ * is made at load.
+ */
+export interface LoggerFactory {
+  logger(name: string): Logger;
+}
+
+/** A site's own logger: `site.<name>`, binding `site` for filtering in a shared log. */
+export function siteLogger(loggers: LoggerFactory, name: string): Logger {
+  return loggers.logger(`site.${name}`).child({ site: name });
+}
 
 /** What every kind of site does for the application. */
 export interface Site {
