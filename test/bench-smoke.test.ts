@@ -72,7 +72,7 @@ test('a throughput round runs the servers in turn and reports them against bare 
 });
 
 test('the routing table measurement runs and reports every case', async () => {
-  const result = await runMicro(50, {}, 1000);
+  const result = await runMicro(50, {}, 1000, 0);
   assert.equal(result.sites, 50);
   assert.deepEqual(Object.keys(result.match).length, 5);
   assert.ok(result.rssIdle > 0);

@@ -10,14 +10,17 @@ export interface MicroResult {
   readonly rssBeforeLoad: number;
   readonly rssIdle: number;
   readonly rssAfterGc: number;
+  /** RSS once V8's memory reducer has given back the heap grown while loading. */
+  readonly rssSettled: number;
+  readonly settledAfterS: number;
   /** ns per app.match() call, by case. */
   readonly match: Record<string, number>;
 }
 
 /** `calls` per timed loop: the default is for real runs, a small number for the smoke test. */
-export async function runMicro(siteCount: number, spawnOptions: SpawnOptions, calls = 500_000): Promise<MicroResult> {
+export async function runMicro(siteCount: number, spawnOptions: SpawnOptions, calls = 500_000, settleSeconds = 60): Promise<MicroResult> {
   const tree = writeTree(benchSites(siteCount), 'shared');
-  const child = spawnNode(MATCH_SCRIPT, [tree.dir, String(calls)], { ...spawnOptions, nodeArgs: ['--expose-gc'] });
+  const child = spawnNode(MATCH_SCRIPT, [tree.dir, String(calls), String(settleSeconds)], { ...spawnOptions, nodeArgs: ['--expose-gc'] });
   try {
     return await nextMessage<MicroResult>(child, 'match');
   } finally {
@@ -33,8 +36,9 @@ export function microTables(result: MicroResult): string {
     [
       ['`createApplication()`: read, validate, compile', `${fixed(result.loadMs)} ms`],
       ['RSS of the process before it (node + hostmux imported)', mib(result.rssBeforeLoad)],
-      ['idle RSS after it, no site module imported yet', mib(result.rssIdle)],
-      ['the same after a full GC', mib(result.rssAfterGc)],
+      ['RSS just after it, no site module imported yet', mib(result.rssIdle)],
+      ['the same after a forced full GC', mib(result.rssAfterGc)],
+      [`idle RSS, once V8's memory reducer ran (${fixed(result.settledAfterS)} s idle)`, mib(result.rssSettled)],
     ],
   );
   const match = table(
