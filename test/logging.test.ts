@@ -710,6 +710,18 @@ describe('through createApplication', () => {
       '}\n',
   };
 
+  /** The tree written to a temp dir, its application, and a server for it; all cleaned up after the test. */
+  async function serveTree(files: Record<string, string>) {
+    const dir = tempDir();
+    cleanups.push(() => dir.remove());
+    writeTree(dir.path, files);
+    const app = createApplication(dir.path);
+    cleanups.push(() => app.close());
+    const running = await listen(app);
+    cleanups.push(() => running.close());
+    return { dir, app, running };
+  }
+
   test('sites log as site.NAME; one access line per request answered or handed to a site, none for next()', async () => {
     const dir = tempDir();
     cleanups.push(() => dir.remove());
@@ -732,18 +744,12 @@ describe('through createApplication', () => {
   });
 
   test('access lines for the 404, 500 and 503 hostmux gives', async () => {
-    const dir = tempDir();
-    cleanups.push(() => dir.remove());
-    writeTree(dir.path, {
+    const { dir, app, running } = await serveTree({
       ...TREE,
       'sites-enabled/fails.ini': '[site]\ndomains = fails.test\nhandler = ../fails.mjs\n',
       'fails.mjs': 'export default () => { throw new Error("fails on purpose"); };\n',
       'sites-enabled/broken.ini': '[site]\ndomains = broken.test\nhandler = ../missing.mjs\n',
     });
-    const app = createApplication(dir.path);
-    cleanups.push(() => app.close());
-    const running = await listen(app);
-    cleanups.push(() => running.close());
     assert.equal((await request(running.port, { host: 'nobody.test', path: '/a' })).status, 404);
     assert.equal((await request(running.port, { host: 'fails.test', path: '/b' })).status, 500);
     assert.equal((await request(running.port, { host: 'broken.test', path: '/c' })).status, 503);
@@ -761,13 +767,7 @@ describe('through createApplication', () => {
   });
 
   test('a reload with a changed logging.ini reloads every site onto the new loggers; an unchanged one reopens the files', async () => {
-    const dir = tempDir();
-    cleanups.push(() => dir.remove());
-    writeTree(dir.path, TREE);
-    const app = createApplication(dir.path);
-    cleanups.push(() => app.close());
-    const running = await listen(app);
-    cleanups.push(() => running.close());
+    const { dir, app, running } = await serveTree(TREE);
     assert.equal((await request(running.port, { host: 'blog.test', path: '/one' })).status, 200);
     // logrotate: the file is renamed, then hostmux is told (SIGHUP → reload).
     renameSync(join(dir.path, 'access.log'), join(dir.path, 'access.log.1'));
@@ -784,13 +784,7 @@ describe('through createApplication', () => {
   });
 
   test('a reload refused for a configuration error still reopens the log files (logrotate)', async () => {
-    const dir = tempDir();
-    cleanups.push(() => dir.remove());
-    writeTree(dir.path, TREE);
-    const app = createApplication(dir.path);
-    cleanups.push(() => app.close());
-    const running = await listen(app);
-    cleanups.push(() => running.close());
+    const { dir, app, running } = await serveTree(TREE);
     assert.equal((await request(running.port, { host: 'blog.test', path: '/before' })).status, 200);
     await waitFor(() => existsSync(join(dir.path, 'access.log')) && linesOf(join(dir.path, 'access.log')).length === 1, 'one access line');
     renameSync(join(dir.path, 'access.log'), join(dir.path, 'access.log.1'));
