@@ -314,6 +314,19 @@ function frameworkTrusts(req: AnyRequest): boolean {
 }
 
 /**
+ * The host a request is routed by. With `trust_proxy` unset, the host
+ * framework decides whether forwarding headers count (a `forwarded` host it
+ * chose, or Express's `trust proxy`), and a trusted request is marked so
+ * that a proxy site keeps what it received.
+ */
+function routedHost(state: State, req: AnyRequest, forwarded: string | undefined): string | undefined {
+  if (state.trustProxy !== undefined) return requestHost(req, state.trustProxy);
+  const trust = forwarded !== undefined || frameworkTrusts(req);
+  if (trust) (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
+  return requestHost(req, trust, forwarded);
+}
+
+/**
  * Routes one request: 400 for a bad host, else its site, the default site,
  * or — when nothing claims the host — `next()` / 404 (`take` returns false
  * instead of either, for the Fastify plugin).
@@ -326,12 +339,7 @@ function dispatch(
   forwarded: string | undefined,
   fallThrough: boolean,
 ): boolean {
-  let trust = state.trustProxy;
-  if (trust === undefined) {
-    trust = forwarded !== undefined || frameworkTrusts(req);
-    if (trust) (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
-  }
-  const host = requestHost(req, trust, state.trustProxy === undefined ? forwarded : undefined);
+  const host = routedHost(state, req, forwarded);
   const access = state.logging.access;
   if (host === undefined) {
     access?.begin(req, res, undefined);
@@ -377,12 +385,7 @@ function destroyOnError(this: Duplex): void {
 
 /** Where an upgrade goes: a site's entry, or the status that refuses it. */
 function routeUpgrade(state: State, req: AnyRequest): { entry: Entry; info: SiteInfo } | 400 | 404 {
-  let trust = state.trustProxy;
-  if (trust === undefined) {
-    trust = frameworkTrusts(req);
-    if (trust) (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
-  }
-  const host = requestHost(req, trust);
+  const host = routedHost(state, req, undefined);
   if (host === undefined) return 400;
   const hit = host === '' ? undefined : state.table.lookup(host);
   const entry = hit?.owner.entry ?? state.defaultEntry;
