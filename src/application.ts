@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { byteOrder } from './config/discover.js';
-import { readTree, type TreeSite } from './config/tree.js';
+import { readTree, type ConfigTree, type TreeSite } from './config/tree.js';
 import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
 import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
@@ -10,8 +10,8 @@ import { loadLogging, type Logging } from './logging/index.js';
 import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
-import { NO_WILDCARDS, type RoutingTable } from './routing/table.js';
-import { isClosed, rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
+import { NO_WILDCARDS, type RouteHit, type RoutingTable } from './routing/table.js';
+import { destroyOnError, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
 import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
@@ -228,14 +228,14 @@ const FILE_CONCURRENCY = 64;
  */
 function build(
   configDir: string,
-  tree: ReturnType<typeof readTree>,
+  tree: ConfigTree,
   logging: Logging,
   options: ApplicationOptions,
   problems: ConfigProblem[],
   reuse: (file: TreeSite) => Entry | undefined,
   fresh: boolean,
 ): State {
-  const trustProxy = options.trustProxy ?? tree.server.trustProxy;
+  const trustProxy = trustOf(options, tree);
   const routes: SiteRoutes<Endpoint>[] = [];
   const entries: Entry[] = [];
   for (const file of tree.sites) {
@@ -274,6 +274,11 @@ function describe(entries: readonly Entry[]): readonly SiteDescriptor[] {
   );
 }
 
+/** `trust_proxy` as the option or hostmux.conf sets it; undefined leaves it to the host framework. */
+function trustOf(options: ApplicationOptions, tree: ConfigTree): boolean | undefined {
+  return options.trustProxy ?? tree.server.trustProxy;
+}
+
 /** Reads the tree and its logging configuration; problems go onto `problems`. */
 function read(configDir: string, options: ApplicationOptions, problems: ConfigProblem[]) {
   const tree = readTree(configDir, problems);
@@ -281,8 +286,16 @@ function read(configDir: string, options: ApplicationOptions, problems: ConfigPr
   return { tree, logging };
 }
 
-function infoOf(endpoint: Endpoint): SiteInfo {
-  return Object.freeze({ name: endpoint.entry.site.name, hostname: endpoint.exact!, wildcards: NO_WILDCARDS });
+/**
+ * What `siteOf()` tells the site: an exact domain's record is made once, on
+ * its first request; a pattern hit or the default site needs one per request.
+ */
+function siteInfo(entry: Entry, host: string, hit: RouteHit<Endpoint> | undefined): SiteInfo {
+  const owner = hit?.owner;
+  if (owner?.exact !== undefined) {
+    return (owner.info ??= Object.freeze({ name: entry.site.name, hostname: owner.exact, wildcards: NO_WILDCARDS }));
+  }
+  return { name: entry.site.name, hostname: host, wildcards: hit?.wildcards ?? NO_WILDCARDS };
 }
 
 const TRACKED = Symbol('hostmux.entry');
@@ -350,37 +363,24 @@ function dispatch(
   // and its 'close' has fired already, so it could not be counted.
   if (isClosed(res)) return true;
   const hit = host === '' ? undefined : state.table.lookup(host);
-  let entry: Entry;
-  let info: SiteInfo;
-  if (hit !== undefined) {
-    const owner = hit.owner;
-    entry = owner.entry;
-    info = owner.exact === undefined ? { name: entry.site.name, hostname: host, wildcards: hit.wildcards } : (owner.info ??= infoOf(owner));
-  } else if (state.defaultEntry !== undefined) {
-    entry = state.defaultEntry;
-    info = { name: entry.site.name, hostname: host, wildcards: NO_WILDCARDS };
-  } else if (fallThrough) {
-    return false;
-  } else if (typeof next === 'function') {
-    next();
-    return true;
-  } else {
-    access?.begin(req, res, undefined);
-    sendStatus(res, 404);
+  const entry = hit?.owner.entry ?? state.defaultEntry;
+  if (entry === undefined) {
+    if (fallThrough) return false;
+    if (typeof next === 'function') {
+      next();
+    } else {
+      access?.begin(req, res, undefined);
+      sendStatus(res, 404);
+    }
     return true;
   }
-  (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = info;
+  (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = siteInfo(entry, host, hit);
   access?.begin(req, res, entry.site.name);
   entry.inFlight++;
   (res as Tracked)[TRACKED] = entry;
   res.on('close', release);
   entry.site.handle(req, res);
   return true;
-}
-
-/** Shared by every upgraded socket (no closure per upgrade). */
-function destroyOnError(this: Duplex): void {
-  this.destroy();
 }
 
 /** Where an upgrade goes: a site's entry, or the status that refuses it. */
@@ -390,11 +390,7 @@ function routeUpgrade(state: State, req: AnyRequest): { entry: Entry; info: Site
   const hit = host === '' ? undefined : state.table.lookup(host);
   const entry = hit?.owner.entry ?? state.defaultEntry;
   if (entry === undefined) return 404;
-  const owner = hit?.owner;
-  const info = owner?.exact !== undefined
-    ? (owner.info ??= infoOf(owner))
-    : { name: entry.site.name, hostname: host, wildcards: hit?.wildcards ?? NO_WILDCARDS };
-  return { entry, info };
+  return { entry, info: siteInfo(entry, host, hit) };
 }
 
 /** Routes an upgrade; anything that cannot be served gets a complete HTTP error. */
@@ -492,7 +488,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
     const byName = new Map(old.entries.map((entry) => [entry.site.name, entry]));
     // Decided before building, since comparing a handler file reads it.
     const kept = new Set<Entry>();
-    const trustChanged = (options.trustProxy ?? next.tree.server.trustProxy) !== old.trustProxy;
+    const trustChanged = trustOf(options, next.tree) !== old.trustProxy;
     if (sameLogging && problems.length === 0) {
       await mapLimited(next.tree.sites, FILE_CONCURRENCY, async (file) => {
         const entry = byName.get(file.name);
@@ -508,9 +504,11 @@ export function createApplication(configDir: string, options: ApplicationOptions
     try {
       state = build(dir, next.tree, logging, options, problems, keptFor, true);
     } finally {
-      if (state === old || sameLogging) void next.logging.close();
-      // SIGHUP reopens the log files (logrotate) even when the new tree is refused.
-      if (state === old || sameLogging) old.logging.reopen();
+      if (state === old || sameLogging) {
+        void next.logging.close();
+        // SIGHUP reopens the log files (logrotate) even when the new tree is refused.
+        old.logging.reopen();
+      }
     }
     const names = new Set(state.entries.map((entry) => entry.site.name));
     const result: ReloadResult = {

@@ -12,10 +12,10 @@ import type { Duplex } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RawServerBase } from 'fastify';
 import { createApplication, type Application, type ApplicationOptions } from './application.js';
 import { readServerSettings } from './config/server-conf.js';
-import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
+import { FRAMEWORK_TRUSTED, internalsOf, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
-import { rejectUpgrade, type AnyResponse } from './respond.js';
+import { destroyOnError, rejectUpgrade, type AnyResponse } from './respond.js';
 
 /**
  * Options of the hostmux Fastify plugin: either `configDir` (plus any
@@ -34,10 +34,6 @@ export interface HostmuxFastifyOptions extends ApplicationOptions {
 
 function optionError(message: string): TypeError {
   return Object.assign(new TypeError(`hostmux/fastify: ${message}`), { code: 'HOSTMUX_INVALID_OPTION' });
-}
-
-function internalsOf(app: unknown): ApplicationInternals | undefined {
-  return typeof app === 'function' ? (app as { [INTERNAL]?: ApplicationInternals })[INTERNAL] : undefined;
 }
 
 /**
@@ -95,10 +91,6 @@ function fastifyTrusted(request: FastifyRequest, forwarded: string | undefined):
   return request.protocol !== own;
 }
 
-function destroySocket(this: Duplex): void {
-  this.destroy();
-}
-
 /**
  * Hands an upgrade no site claims to Fastify as an ordinary request, as
  * Node does when a server has no 'upgrade' listener. The socket has left
@@ -108,7 +100,7 @@ function destroySocket(this: Duplex): void {
 function routeAsRequest(routing: (req: IncomingMessage, res: ServerResponse) => void, req: IncomingMessage, socket: Duplex): void {
   const { 'content-length': length, 'transfer-encoding': coding } = req.headers;
   if (coding !== undefined || (length !== undefined && length !== '0')) return rejectUpgrade(socket, 400);
-  socket.on('error', destroySocket);
+  socket.on('error', destroyOnError);
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Socket);

@@ -39,7 +39,7 @@ export interface ApplicationInternals {
  */
 export const FRAMEWORK_TRUSTED = Symbol('hostmux.frameworkTrusted');
 
-/** The internals of an application made by this copy of hostmux. */
-export function internalsOf(app: Application): ApplicationInternals {
-  return (app as Application & { readonly [INTERNAL]: ApplicationInternals })[INTERNAL];
+/** The internals of an application made by this copy of hostmux; undefined for anything else. */
+export function internalsOf(app: Application | unknown): ApplicationInternals | undefined {
+  return typeof app === 'function' ? (app as { [INTERNAL]?: ApplicationInternals })[INTERNAL] : undefined;
 }

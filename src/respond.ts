@@ -64,3 +64,8 @@ export function rejectUpgrade(socket: Duplex, status: number): void {
       body,
   );
 }
+
+/** An 'error' listener for a raw socket: Node takes its own off an upgraded one. Shared, no closure per socket. */
+export function destroyOnError(this: Duplex): void {
+  this.destroy();
+}

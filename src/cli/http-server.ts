@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Application } from '../application.js';
+import { destroyOnError } from '../respond.js';
 import { plural } from './output.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
 
@@ -47,11 +48,6 @@ export interface Served {
 }
 
 const UNAVAILABLE = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
-
-/** Shared by upgraded sockets refused while draining: Node takes its own 'error' listener off them. */
-function destroyOnError(this: Duplex): void {
-  this.destroy();
-}
 
 export function createServer(app: Application): Served {
   const inFlight = new Set<http.ServerResponse>();

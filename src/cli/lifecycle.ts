@@ -26,7 +26,7 @@ export const RELOAD_FAILED = 'reload failed, the previous configuration keeps se
 
 /** hostmux's configured root logger, as it is after the latest reload. */
 export function loggerOf(app: Application): Logger {
-  return internalsOf(app).logger;
+  return internalsOf(app)!.logger;
 }
 
 /**

@@ -9,8 +9,8 @@ import { readSiteFile, type SiteFile } from './site-file.js';
 /** A site file, read and checked, with a digest of its text (a reload compares it). */
 export type TreeSite = SiteFile & { readonly sourceDigest: string };
 
-/** A digest, not the text: 10,000 site files need not stay in memory. */
-function digestOf(text: string): string {
+/** A file's content as a short digest: a reload compares these, and 10,000 site files need not stay in memory. */
+export function digestOf(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('base64');
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
@@ -6,6 +5,7 @@ import { dirname, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
+import { digestOf } from '../config/tree.js';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import { isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
@@ -61,10 +61,6 @@ const requireCache = createRequire(import.meta.url).cache;
 const LOAD_WAIT_ON_CLOSE_MS = 5_000;
 /** Makes each fresh import of a reloaded site a URL `import()` has not cached. */
 let reloads = 0;
-
-function digest(content: Buffer): string {
-  return createHash('sha256').update(content).digest('base64');
-}
 
 /**
  * Forgets the CommonJS modules of the handler's own directory tree (not its
@@ -138,7 +134,7 @@ export class ModuleSite implements Site {
     // in flight is not waited for (it may never settle): its digest was taken first.
     if (this.#failure !== undefined || this.#digest === undefined) return false;
     try {
-      return digest(await readFile(this.#handler)) === this.#digest;
+      return digestOf(await readFile(this.#handler)) === this.#digest;
     } catch {
       return false;
     }
@@ -253,7 +249,7 @@ export class ModuleSite implements Site {
     // every step is inside the try: a load fails, it never rejects.
     let step = `cannot import ${handler}`;
     try {
-      this.#digest = digest(await readFile(handler));
+      this.#digest = digestOf(await readFile(handler));
       let url = pathToFileURL(handler).href;
       if (this.#fresh) {
         forgetCommonJs(handler);
