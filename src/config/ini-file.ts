@@ -11,6 +11,8 @@ export type IniValue = string | string[];
 
 export interface IniSection {
   readonly name: string;
+  /** The line of the section's first header; undefined for the keys before any header. */
+  readonly line?: number;
   readonly values: Record<string, IniValue>;
   /** The line each key was last set on, for messages. */
   readonly lines: Map<string, number>;
@@ -65,7 +67,7 @@ export function parseIni(
         problems.push({ file, line: i + 1, section: name, message: 'a section cannot be named __proto__' });
       }
       let section = sections.get(name);
-      if (section === undefined) sections.set(name, (section = { name, values: {}, lines: new Map() }));
+      if (section === undefined) sections.set(name, (section = { name, line: i + 1, values: {}, lines: new Map() }));
       chunks.push({ section, lines: [] });
       continue;
     }
@@ -112,6 +114,14 @@ function expandValue(value: IniValue, env: NodeJS.ProcessEnv, onUnset: (name: st
   const result = expandEnv(value, env);
   result.unset.forEach(onUnset);
   return result.value;
+}
+
+/** A key's one value, trimmed; a list (`key[] =`) is a problem. */
+export function scalarValue(section: IniSection, key: string, file: string, problems: ConfigProblem[]): string | undefined {
+  const value = section.values[key];
+  if (value === undefined || typeof value === 'string') return value?.trim();
+  problems.push({ file, section: section.name, key, line: section.lines.get(key)!, message: 'takes one value, not a list' });
+  return undefined;
 }
 
 /** A problem for every key outside a section: hostmux files keep all keys in sections. */

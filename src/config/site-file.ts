@@ -1,7 +1,7 @@
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
 import { compileDomain, type CompiledDomain } from '../routing/pattern.js';
-import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList, type IniValue } from './ini-file.js';
+import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList, type IniValue } from './ini-file.js';
 
 /**
  * Settings handed to a site: every section but `[site]`, by its whole name,
@@ -114,12 +114,7 @@ export function readSiteFile(
   }
   reportUnknownKeys(section, SITE_KEYS, file, problems);
   const where = (key: string) => ({ file, section: 'site', key, line: section.lines.get(key)! });
-  const scalar = (key: string): string | undefined => {
-    const value = section.values[key];
-    if (value === undefined || typeof value === 'string') return value?.trim();
-    problems.push({ ...where(key), message: 'takes one value, not a list' });
-    return undefined;
-  };
+  const scalar = (key: string) => scalarValue(section, key, file, problems);
 
   const name = scalar('name') || basename(file).replace(/\.ini$/, '');
   if (!SITE_NAME.test(name)) {

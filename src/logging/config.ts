@@ -1,7 +1,6 @@
-import ini from 'ini';
 import { resolve } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
-import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList, type IniSection } from '../config/ini-file.js';
+import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList, type IniSection } from '../config/ini-file.js';
 import { readConfigFile } from '../config/read-file.js';
 import { parseBoolean } from '../config/server-conf.js';
 
@@ -42,21 +41,6 @@ const FORMATS: ReadonlySet<string> = new Set<Format>(['text', 'json', 'combined'
 const LOGGER_KEYS: ReadonlySet<string> = new Set(['level', 'handlers', 'propagate']);
 const HANDLER_KEYS: ReadonlySet<string> = new Set(['destination', 'format']);
 
-/** The header grammar of ini-file.ts: parseIni keeps no header lines, and an unknown section should name its line. */
-const HEADER = /^\[([^\]]*)\]\s*$/;
-
-function headerLines(text: string): Map<string, number> {
-  const lines = new Map<string, number>();
-  text.split(/\r\n|\r|\n/).forEach((line, i) => {
-    const header = HEADER.exec(line);
-    if (header !== null) {
-      const name = ini.unsafe(header[1]!);
-      if (!lines.has(name)) lines.set(name, i + 1);
-    }
-  });
-  return lines;
-}
-
 /**
  * Reads logging.ini (`file`, relative to `configDir`) into specs, pushing a
  * problem for everything wrong with it. Returns `undefined` when the file
@@ -67,13 +51,12 @@ export function readLoggingConfig(configDir: string, file: string, problems: Con
   if (text === undefined) return undefined;
   const parsed = parseIni(text, file, problems);
   reportTopLevelKeys(parsed, file, problems);
-  const headers = headerLines(text);
   const loggers = new Map<string, LoggerSpec>();
   const handlers = new Map<string, HandlerSpec>();
   const handlerRefs: { section: IniSection; names: string[] }[] = [];
 
   for (const section of parsed.sections.values()) {
-    const where = { file, section: section.name, line: headers.get(section.name) };
+    const where = { file, section: section.name, line: section.line };
     const colon = section.name.indexOf(':');
     const kind = colon === -1 ? section.name : section.name.slice(0, colon);
     const name = section.name.slice(colon + 1);
@@ -85,12 +68,7 @@ export function readLoggingConfig(configDir: string, file: string, problems: Con
       problems.push({ ...where, message: `a ${kind} needs a name${kind === 'logger' ? ' without empty dotted parts' : ''} ([${kind}:NAME])` });
       continue;
     }
-    const scalar = (key: string): string | undefined => {
-      const value = section.values[key];
-      if (value === undefined || typeof value === 'string') return value?.trim();
-      problems.push({ file, section: section.name, key, line: section.lines.get(key), message: 'takes one value, not a list' });
-      return undefined;
-    };
+    const scalar = (key: string) => scalarValue(section, key, file, problems);
     const problem = (key: string, message: string) =>
       problems.push({ file, section: section.name, key, line: section.lines.get(key), message });
 
