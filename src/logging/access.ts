@@ -64,7 +64,7 @@ function countingWrite(this: Tracked, chunk: unknown, encoding?: unknown): unkno
 
 function countingEnd(this: Tracked, chunk?: unknown, encoding?: unknown): unknown {
   const state = this[STATE]!;
-  if (typeof chunk !== 'function') state.bytes += byteLength(chunk, encoding);
+  state.bytes += byteLength(chunk, encoding);
   state.inEnd = true;
   try {
     return Reflect.apply(state.end, this, arguments);

@@ -168,6 +168,6 @@ export class Loggers {
   infoReachesAHandler(name: string): boolean {
     const { route } = this.#entry(name);
     return (pino.levels.values[route.level] ?? Infinity) <= 30 &&
-      (route.sinks.length > 0 || (route.toGiven && this.#given !== undefined));
+      (route.sinks.length > 0 || route.toGiven);
   }
 }

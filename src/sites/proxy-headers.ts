@@ -17,18 +17,18 @@ const HOP_BY_HOP = new Set([
   'proxy-connection',
 ]);
 
-/** The lowercased names the Connection headers of a raw list name, or undefined for none. */
-function connectionNames(raw: readonly string[]): Set<string> | undefined {
+/** The hop-by-hop names of a raw list: HOP_BY_HOP, plus what its Connection headers name (a new set only then). */
+function hopByHop(raw: readonly string[]): ReadonlySet<string> {
   let names: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (name.length !== 10 || name.toLowerCase() !== 'connection') continue;
     for (const token of raw[i + 1]!.split(',')) {
       const named = token.trim().toLowerCase();
-      if (named !== '') (names ??= new Set()).add(named);
+      if (named !== '') (names ??= new Set(HOP_BY_HOP)).add(named);
     }
   }
-  return names;
+  return names ?? HOP_BY_HOP;
 }
 
 /**
@@ -36,7 +36,7 @@ function connectionNames(raw: readonly string[]): Set<string> | undefined {
  * absolute-form target's, else HTTP/2 `:authority`, else the Host header —
  * the order hostmux routes by.
  */
-export function receivedAuthority(req: AnyRequest): string | undefined {
+function receivedAuthority(req: AnyRequest): string | undefined {
   const url = req.url;
   const absolute = url === undefined || url === '' ? undefined : absoluteAuthority(url);
   if (absolute !== undefined && absolute !== '') return absolute;
@@ -67,10 +67,11 @@ export interface Forwarding {
  */
 export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, upgrade: boolean): string[] {
   const raw = req.rawHeaders;
-  const named = connectionNames(raw);
+  const drop = hopByHop(raw);
   const trusted = forwarding.trustProxy || (req as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] === true;
   const out: string[] = [];
-  const host = forwarding.upstreamHost ?? receivedAuthority(req);
+  const received = receivedAuthority(req);
+  const host = forwarding.upstreamHost ?? received;
   if (host !== undefined) out.push('Host', host);
   let forwardedFor: string | undefined;
   let forwardedHost: string | undefined;
@@ -81,7 +82,7 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
     if (name.charCodeAt(0) === 58 /* : */) continue;
     const value = raw[i + 1]!;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower) === true) {
+    if (drop.has(lower)) {
       if (upgrade && lower === 'upgrade') out.push(name, value);
       continue;
     }
@@ -109,7 +110,7 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
   const client = req.socket?.remoteAddress;
   forwardedFor = forwardedFor === undefined ? client : client === undefined ? forwardedFor : `${forwardedFor}, ${client}`;
   if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
-  forwardedHost ??= receivedAuthority(req);
+  forwardedHost ??= received;
   if (forwardedHost !== undefined) out.push('X-Forwarded-Host', forwardedHost);
   forwardedProto ??= (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http';
   out.push('X-Forwarded-Proto', forwardedProto);
@@ -123,11 +124,11 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
  * forbids that is not hop-by-hop already.
  */
 export function clientResponseHeaders(raw: readonly string[], http2: boolean): string[] {
-  const named = connectionNames(raw);
+  const drop = hopByHop(raw);
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower) === true || (http2 && lower === 'http2-settings')) continue;
+    if (drop.has(lower) || (http2 && lower === 'http2-settings')) continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   return out;

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
 import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type Forwarding } from './proxy-headers.js';
-import { openTunnel } from './proxy-tunnel.js';
+import { openTunnel, tunnelTarget, type TunnelTarget } from './proxy-tunnel.js';
 import { siteLogger, type LoggerFactory, type Site } from './site.js';
 
 /** How long `close()` lets in-flight requests and open tunnels finish before cutting them off. */
@@ -61,7 +61,9 @@ export class ProxySite implements Site {
   readonly name: string;
   readonly file: string;
   readonly domains: readonly string[];
-  readonly #upstream: URL;
+  /** The upstream's origin, for the pool and for messages. */
+  readonly #origin: string;
+  readonly #tunnel: TunnelTarget;
   readonly #pathPrefix: string;
   readonly #timeout: number;
   readonly #forwarding: Forwarding;
@@ -76,11 +78,18 @@ export class ProxySite implements Site {
     this.name = config.name;
     this.file = config.file;
     this.domains = domains;
-    this.#upstream = new URL(config.origin);
+    const upstream = new URL(config.origin);
+    this.#origin = upstream.origin;
+    this.#tunnel = tunnelTarget(upstream, config.timeout);
     this.#pathPrefix = config.pathPrefix;
     this.#timeout = config.timeout;
-    this.#forwarding = { trustProxy, upstreamHost: config.host === 'upstream' ? this.#upstream.host : undefined };
+    this.#forwarding = { trustProxy, upstreamHost: config.host === 'upstream' ? upstream.host : undefined };
     this.#loggers = loggers;
+  }
+
+  /** The path sent upstream: the proxy URL's path, then the request's origin form. */
+  #path(req: AnyRequest): string {
+    return this.#pathPrefix + originForm(req.url ?? '/');
   }
 
   /** Made when the site first logs. */
@@ -120,7 +129,7 @@ export class ProxySite implements Site {
     // The request body is read from `req` as the upstream socket drains.
     pool.dispatch(
       {
-        path: this.#pathPrefix + originForm(req.url ?? '/'),
+        path: this.#path(req),
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: upstreamRequestHeaders(req, this.#forwarding, false),
         body: hasBody(req) ? (req as Readable) : null,
@@ -169,7 +178,7 @@ export class ProxySite implements Site {
 
   /** Answers, or cuts off, a request that failed: once, and logged once. */
   #failed(res: AnyResponse, err: Error, clientGone: boolean, headSent: boolean): void {
-    const upstream = this.#upstream.origin;
+    const upstream = this.#origin;
     if (clientGone) {
       this.#logger().debug({ err }, `site ${this.name}: the client went away; the request to ${upstream} was aborted`);
     } else if (headSent) {
@@ -187,14 +196,14 @@ export class ProxySite implements Site {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (this.#closing !== undefined) return rejectUpgrade(socket, 503);
     const headers = upstreamRequestHeaders(req, this.#forwarding, true);
-    let requestHead = `${req.method ?? 'GET'} ${this.#pathPrefix}${originForm(req.url ?? '/')} HTTP/1.1\r\n`;
+    let requestHead = `${req.method ?? 'GET'} ${this.#path(req)} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
     requestHead += '\r\n';
-    const upstream = openTunnel(socket, requestHead, head, { url: this.#upstream, timeout: this.#timeout }, (failure) => {
+    const upstream = openTunnel(socket, requestHead, head, this.#tunnel, (failure) => {
       const what = failure.answered
         ? 'the upgraded connection failed; both sides closed'
         : `could not tunnel the upgrade (${failure.status})`;
-      this.#logger().error({ err: failure.err }, `site ${this.name}: upstream ${this.#upstream.origin}: ${what}`);
+      this.#logger().error({ err: failure.err }, `site ${this.name}: upstream ${this.#origin}: ${what}`);
     });
     this.#tunnels.add(upstream);
     upstream.once('close', () => this.#tunnels.delete(upstream));
@@ -233,7 +242,7 @@ export class ProxySite implements Site {
 
   #createPool(): Pool {
     const timeout = this.#timeout;
-    return new undici!.Pool(this.#upstream.origin, {
+    return new undici!.Pool(this.#origin, {
       connectTimeout: timeout,
       headersTimeout: timeout,
       bodyTimeout: timeout,

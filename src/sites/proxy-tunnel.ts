@@ -3,11 +3,25 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { rejectUpgrade } from '../respond.js';
 
-/** Where a tunnel goes and how long it may take to get an answer. */
+/** Where a tunnel goes and how long it may take to get an answer; made once per site. */
 export interface TunnelTarget {
-  readonly url: URL;
+  readonly secure: boolean;
+  /** The host to connect to (an IPv6 literal without its brackets). */
+  readonly host: string;
+  readonly port: number;
   /** Bounds the connect and the wait for the upstream's first byte, in ms. */
   readonly timeout: number;
+}
+
+/** The tunnel target of an upstream URL. */
+export function tunnelTarget(url: URL, timeout: number): TunnelTarget {
+  const secure = url.protocol === 'https:';
+  return {
+    secure,
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: Number(url.port) || (secure ? 443 : 80),
+    timeout,
+  };
 }
 
 /** Why a tunnel failed: before the upstream answered (the client got 502/504) or after. */
@@ -40,11 +54,7 @@ export function openTunnel(
   target: TunnelTarget,
   onFailure: (failure: TunnelFailure) => void,
 ): Duplex {
-  const { url, timeout } = target;
-  const secure = url.protocol === 'https:';
-  const port = Number(url.port) || (secure ? 443 : 80);
-  // A bracketed IPv6 literal connects without its brackets.
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const { secure, host, port, timeout } = target;
   const upstream = secure
     ? tls.connect({ host, port, servername: net.isIP(host) === 0 ? host : undefined, ALPNProtocols: ['http/1.1'] })
     : net.connect({ host, port });
