@@ -441,6 +441,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
   const dir = resolve(configDir);
   const problems: ConfigProblem[] = [];
   const first = read(dir, options, problems);
+  let latestTree = first.tree;
   let state: State;
   try {
     state = build(dir, first.tree, first.logging, options, problems, () => undefined, false);
@@ -483,6 +484,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
   const swap = async (): Promise<ReloadResult> => {
     const problems: ConfigProblem[] = [];
     const next = read(dir, options, problems);
+    latestTree = next.tree;
     const old = state;
     const sameLogging = next.logging.fingerprint === old.logging.fingerprint;
     const byName = new Map(old.entries.map((entry) => [entry.site.name, entry]));
@@ -549,6 +551,9 @@ export function createApplication(configDir: string, options: ApplicationOptions
     claimsUpgrade: (req) => routeUpgrade(state, req) !== 404,
     get trustProxy() {
       return state.trustProxy;
+    },
+    get tree() {
+      return latestTree;
     },
     get logger() {
       return state.logging.root;

@@ -1,4 +1,5 @@
 import type { Application } from './application.js';
+import type { ConfigTree } from './config/tree.js';
 import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
@@ -26,6 +27,12 @@ export interface ApplicationInternals {
    * take, not another 'upgrade' listener's.
    */
   claimsUpgrade(req: AnyRequest): boolean;
+  /**
+   * The tree the latest read found (at start, or by the latest reload,
+   * taken or refused): what the command watches and reports, without
+   * reading the files again.
+   */
+  readonly tree: ConfigTree;
   /** hostmux's own logger (logging.ini's root, or options.logger), for the command's messages. */
   readonly logger: Logger;
   /** `trust_proxy` / `options.trustProxy`; undefined when neither is set. */

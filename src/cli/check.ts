@@ -1,5 +1,5 @@
 import { createApplication, type Application } from '../application.js';
-import { readServerSettings } from '../config/server-conf.js';
+import { internalsOf } from '../internal.js';
 import { ConfigError, SiteLoadError, type ConfigProblem, type SiteLoadProblem } from '../errors.js';
 import { OK, PROBLEMS, secondsOption, type Invocation } from './command.js';
 import { DEFAULT_LOAD_TIMEOUT_SECONDS } from './commands.js';
@@ -43,12 +43,11 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TI
   }
 }
 
-function routesOf(app: Application, configDir: string): Route[] {
+function routesOf(app: Application): Route[] {
   const routes: Route[] = app.sites.flatMap((site) =>
     site.domains.map((domain) => ({ domain, site: site.name, kind: site.kind, file: site.file })),
   );
-  // Valid by now, so reading it again cannot fail.
-  const defaultSite = readServerSettings(configDir, []).defaultSite;
+  const defaultSite = internalsOf(app)!.tree.server.defaultSite;
   const fallback = app.sites.find((site) => site.name === defaultSite);
   if (fallback !== undefined) routes.push({ domain: null, site: fallback.name, kind: fallback.kind, file: fallback.file });
   return routes;
@@ -70,7 +69,7 @@ async function inspect(configDir: string, loadTimeoutMs: number): Promise<CheckR
       return error.problems;
     },
   ), loadTimeoutMs);
-  const routes = routesOf(app, configDir);
+  const routes = routesOf(app);
   await within(app.close(), CLOSE_BOUND_MS);
   if (loaded === TIMED_OUT) return { ok: false, configDir, problems: [], failedSites: [], loadTimedOut: true, routes };
   return { ok: loaded.length === 0, configDir, problems: [], failedSites: loaded, loadTimedOut: false, routes };

@@ -30,7 +30,7 @@ export function loggerOf(app: Application): Logger {
 }
 
 /**
- * createApplication for `serve`: a configuration error is printed whole on
+ * createApplication for `serve` and `match`: a configuration error is printed whole on
  * stderr (the logging it would configure is part of what failed) and gives
  * undefined.
  */

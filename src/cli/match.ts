@@ -1,8 +1,8 @@
-import { createApplication, type Application } from '../application.js';
-import { ConfigError } from '../errors.js';
+import type { Application } from '../application.js';
 import { normalizeHost } from '../routing/hostname.js';
 import { OK, PROBLEMS, type Invocation } from './command.js';
-import { err, json, out, printProblems, table } from './output.js';
+import { startApplication } from './lifecycle.js';
+import { err, json, out, table } from './output.js';
 
 /** What `match --json` prints: the site that would answer, or `site: null` and why not. */
 type MatchReport =
@@ -22,14 +22,8 @@ function matchHost(app: Application, written: string): MatchReport {
 
 /** `hostmux match HOST`: see commands.ts. */
 export async function match({ configDir, values, positionals }: Invocation): Promise<number> {
-  let app: Application;
-  try {
-    app = createApplication(configDir);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    printProblems(configDir, error.problems);
-    return PROBLEMS;
-  }
+  const app = startApplication(configDir);
+  if (app === undefined) return PROBLEMS;
   // Modules load lazily, so this closes nothing but the log destinations.
   await app.close();
   const report = matchHost(app, positionals[0]!);

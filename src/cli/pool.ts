@@ -117,8 +117,9 @@ export class WorkerPool {
     for (const member of this.#members.values()) this.#send(member, { hostmux: 'cut' });
   }
 
-  get pids(): number[] {
-    return [...this.#members.values()].map((member) => member.worker.process.pid ?? 0);
+  /** How many workers are running or starting. */
+  get size(): number {
+    return this.#members.size;
   }
 
   #fork(replaces?: number): void {

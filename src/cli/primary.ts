@@ -6,6 +6,7 @@ import { plural } from './output.js';
 import { removePidfile } from './pidfile.js';
 import { WorkerPool, type ReloadReply } from './pool.js';
 import type { ServeOptions } from './serve-options.js';
+import { internalsOf } from '../internal.js';
 import { watchTree, type Watcher } from './watch.js';
 
 /** One log line per distinct outcome of a reload, not one per worker. */
@@ -71,7 +72,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
         return;
       }
       stopping = true;
-      log().info(`${signal}: stopping ${plural(pool.pids.length, 'worker')}; in-flight requests have ${options.drainMs / 1000} s to finish`);
+      log().info(`${signal}: stopping ${plural(pool.size, 'worker')}; in-flight requests have ${options.drainMs / 1000} s to finish`);
       const clean = await pool.stop();
       await finish(clean ? OK : PROBLEMS, clean ? 'stopped' : 'stopped; the drain bound cut requests off');
     };
@@ -95,7 +96,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
           void fail(problem);
           return;
         }
-        if (options.watch) watcher = watchTree(options.configDir, reload);
+        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
       },
       (error: Error) => void (stopping || fail(error.message)),
     );

@@ -5,6 +5,7 @@ import {
 } from './lifecycle.js';
 import { removePidfile } from './pidfile.js';
 import type { ServeOptions } from './serve-options.js';
+import { internalsOf } from '../internal.js';
 import { watchTree, type Watcher } from './watch.js';
 
 /** `serve --workers 1`: one process, no cluster; signals are handled here. */
@@ -62,9 +63,9 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
           void fail(problem);
           return;
         }
-        if (options.watch) watcher = watchTree(options.configDir, reload);
+        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
       },
-      (error: Error) => void fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`),
+      (error: Error) => void (stopping || fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`)),
     );
   });
 }

@@ -1,14 +1,9 @@
 import { lstatSync, readdirSync, realpathSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { byteOrder } from '../config/discover.js';
+import { byteOrder, isSiteFileName } from '../config/discover.js';
 
 export const AVAILABLE = 'sites-available';
 export const ENABLED = 'sites-enabled';
-
-/** The rule discovery uses: a name ending in `.ini`, not a dotfile (so `*~`, `*.swp`, `*.bak`, `*.dpkg-*` are out). */
-export function isSiteFileName(name: string): boolean {
-  return !name.startsWith('.') && name.endsWith('.ini');
-}
 
 /** Site file names in a directory, in byte order; none when it does not exist. */
 export function siteFileNames(dir: string): string[] {

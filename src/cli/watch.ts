@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { SERVER_FILE } from '../config/server-conf.js';
-import { readTree } from '../config/tree.js';
+import type { ConfigTree } from '../config/tree.js';
 import { AVAILABLE } from './site-dirs.js';
 
 /** Changes closer together than this are one reload: an editor or `enable a b c` makes several. */
@@ -17,7 +17,7 @@ type Targets = Map<string, Set<string> | null>;
  * handler module (at its real path). Directories are watched rather than
  * files, because editors save by writing a new file and renaming it.
  */
-function targetsOf(configDir: string): Targets {
+function targetsOf(configDir: string, tree: ConfigTree): Targets {
   const targets: Targets = new Map();
   const file = (path: string) => {
     const names = targets.get(dirname(path));
@@ -28,8 +28,6 @@ function targetsOf(configDir: string): Targets {
     targets.set(path, null);
     file(path); // its creation or removal, seen from its parent
   };
-  // Problems are what the reload will report; here only the paths matter.
-  const tree = readTree(configDir, []);
   file(join(configDir, SERVER_FILE));
   if (tree.server.logging !== undefined) file(resolve(configDir, tree.server.logging));
   for (const glob of tree.server.sites) {
@@ -54,7 +52,7 @@ export interface Watcher {
  * changes have paused for DEBOUNCE_MS; one at a time. The watched set is
  * worked out again after each reload, as enabling a site adds its files.
  */
-export function watchTree(configDir: string, onChange: () => Promise<void>): Watcher {
+export function watchTree(configDir: string, treeOf: () => ConfigTree, onChange: () => Promise<void>): Watcher {
   let watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
   let running = false;
@@ -67,7 +65,7 @@ export function watchTree(configDir: string, onChange: () => Promise<void>): Wat
   };
   const arm = () => {
     unwatch();
-    for (const [dir, names] of targetsOf(configDir)) {
+    for (const [dir, names] of targetsOf(configDir, treeOf())) {
       try {
         const watcher = watch(dir, (_event, name) => {
           if (names === null || name === null || names.has(name)) schedule();

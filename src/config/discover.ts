@@ -18,7 +18,7 @@ export interface FoundFile {
  * alone skips editor leftovers and package-manager copies (`blog.ini~`,
  * `.blog.ini.swp`, `blog.ini.bak`, `blog.ini.dpkg-old`).
  */
-function isSiteFileName(name: string): boolean {
+export function isSiteFileName(name: string): boolean {
   return !name.startsWith('.') && name.endsWith('.ini');
 }
 
