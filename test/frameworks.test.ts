@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
@@ -521,14 +522,20 @@ describe('Fastify 5 plugin: logging', () => {
     });
     const sink = logSink();
     const h = await startFastify({ configDir: dir.path }, { logger: { level: 'info', stream: sink.stream } });
+    let written: Record<string, unknown>[];
     try {
-      await request(h.port, { host: 'echo.test', path: '/log' });
+      try {
+        await request(h.port, { host: 'echo.test', path: '/log' });
+      } finally {
+        await h.close();
+      }
+      written = readFileSync(join(dir.path, 'hostmux.log'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
     } finally {
-      await h.close();
       dir.remove();
     }
     assert.ok(sink.lines.some((l) => l.msg === 'request completed'), 'Fastify logged to its own stream');
     assert.ok(!sink.lines.some(fromEcho), 'the site did not log through fastify.log');
+    assert.ok(written.some((r) => r.marker === 'from-echo' && r.logger === 'site.echo'), 'the site logged to logging.ini\'s file');
   });
 });
 

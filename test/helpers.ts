@@ -91,6 +91,31 @@ export function rawRequest(port: number, bytes: string | Buffer, idleMs = 300): 
   });
 }
 
+/**
+ * Sends raw bytes and resolves with the whole answer once the server closes
+ * the connection; rejects if it has not within `timeoutMs` (a hang guard),
+ * so a test using it can tell "closed" from "went quiet".
+ */
+export function rawRequestUntilClosed(port: number, bytes: string | Buffer, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server did not close the connection within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(bytes));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // 'close' also covers a reset: the server closing abruptly counts as closing.
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.on('error', () => {});
+    socket.on('end', () => socket.end());
+  });
+}
+
 /** The status code of a raw HTTP answer (`HTTP/1.1 400 Bad Request` → 400). */
 export function statusOf(answer: string): number {
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(answer);

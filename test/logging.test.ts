@@ -796,6 +796,16 @@ describe('through createApplication', () => {
     assert.equal(linesOf(join(dir.path, 'access.log.1')).length, 1);
   });
 
+  test('%h is the connecting address, even when trusted forwarding headers route the request', async () => {
+    const { dir, app, running } = await serveTree({ ...TREE, 'hostmux.conf': '[server]\nlogging = logging.ini\ntrust_proxy = true\n' });
+    const reply = await request(running.port, { host: 'proxy.internal', path: '/h', headers: { 'x-forwarded-host': 'blog.test', 'x-forwarded-for': '203.0.113.9' } });
+    assert.equal(reply.status, 200);
+    const access = join(dir.path, 'access.log');
+    await waitFor(() => existsSync(access) && linesOf(access).length === 1, 'one access line');
+    await app.close();
+    assert.match(linesOf(access)[0]!, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/h HTTP\/1\.1" 200 4 "-" "-" blog /);
+  });
+
   test('a problem in logging.ini is a ConfigError with the others of the tree', () => {
     const dir = tempDir();
     cleanups.push(() => dir.remove());

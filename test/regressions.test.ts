@@ -167,6 +167,9 @@ test('a Response whose content-length does not match its body is not sent as a d
     'c.mjs': "export default { fetch: () => new Response('hello, world', { headers: { 'content-length': '2' } }) };\n",
   });
   const answer = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: c.test\r\n\r\nGET / HTTP/1.1\r\nHost: c.test\r\nConnection: close\r\n\r\n');
+  // Nothing goes out before the first chunk is in hand, and that chunk already breaks the length:
+  // the connection is cut before a byte is sent, so the second request is never answered either.
+  assert.equal(answer, '');
   assert.ok(!answer.includes('llo, world'), `the rest of the body leaked onto the connection: ${JSON.stringify(answer)}`);
 });
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { createApplication, type Application } from '../src/index.ts';
-import { captureLogger, FIXTURES, listen, rawRequest, statusOf, type Running } from './helpers.ts';
+import { captureLogger, FIXTURES, listen, rawRequestUntilClosed, statusOf, type Running } from './helpers.ts';
 
 function upgradeRequest(host: string): string {
   return `GET /chat HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
@@ -60,7 +60,7 @@ test('upgrades that cannot be served get a complete HTTP error and the socket cl
     ['bad host!', 400],
   ];
   for (const [host, status] of cases) {
-    const answer = await rawRequest(server.port, upgradeRequest(host), 2000);
+    const answer = await rawRequestUntilClosed(server.port, upgradeRequest(host));
     assert.equal(statusOf(answer), status, host);
     assert.match(answer, /\r\nconnection: close\r\n/i, host);
     const length = Number(/content-length: (\d+)/i.exec(answer)?.[1]);
@@ -70,7 +70,7 @@ test('upgrades that cannot be served get a complete HTTP error and the socket cl
 
 test('an upgrade handler that throws is logged and its socket destroyed; the process goes on', async (t) => {
   const { server, logs } = await start(t);
-  const answer = await rawRequest(server.port, upgradeRequest('throws.test'), 2000);
+  const answer = await rawRequestUntilClosed(server.port, upgradeRequest('throws.test'));
   assert.equal(answer, '');
   assert.ok(logs.records.some((r) => r.level === 'error' && r.bindings.site === 'throws' && r.msg.includes('upgrade handler failed')));
   assert.equal(await echo(server.port, 'chat.test', 'still'), 'still from echo ');
