@@ -460,6 +460,31 @@ test('serve: a port in use is reported and exits 1, with and without workers', a
   }
 });
 
+test('serve --host: listens on that address only; one SIGINT drains a slow request and exits 0', async (t) => {
+  const dir = tree(t);
+  const started = start(t, ['-c', dir, '--workers', '1', '--host', '127.0.0.2']);
+  const port = Number((await started.waitFor(/listening on http:\/\/127\.0\.0\.2:(\d+)/))[1]);
+  // Not on 127.0.0.1: the address given is the one listened on.
+  await assert.rejects(new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket.destroy()));
+    socket.on('error', reject);
+  }), /ECONNREFUSED/);
+  const body = new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.2', port, path: '/slow?ms=500', headers: { host: 'alpha.test' }, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        // One SIGINT, once the request is in flight (a second would cut it off).
+        if (text === '') started.child.kill('SIGINT');
+        text += chunk;
+      });
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+  assert.equal(await body, 'started\nfinished\n');
+  assert.equal(await started.exited, 0);
+});
+
 test('serve --workers 1: in-process; --watch picks up an enabled site; --drain cuts a slower request, exit 1', async (t) => {
   const dir = tree(t);
   const pidfile = join(dir, 'hostmux.pid');
