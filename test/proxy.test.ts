@@ -577,6 +577,39 @@ describe('streaming', () => {
     assert.deepEqual(got, { received: CHUNKS * 65_536, digest: expected.digest('hex') });
   });
 
+  test('an upstream that stops reading stops the client (backpressure): the proxy never takes the whole 50 MiB', HANG_GUARD, async (t) => {
+    const upstreamReq = deferred<http.IncomingMessage>();
+    const proxy = await proxyTo(t, (req, res) => {
+      req.pause();
+      upstreamReq.resolve(req);
+      req.on('end', () => res.end('done'));
+    });
+    const req = http.request({ port: proxy.port, host: '127.0.0.1', method: 'POST', path: '/upload', agent: false, headers: { host: 'app.test' } });
+    req.on('error', () => {});
+    // Write until the connection pushes back and stays stuck.
+    let paused = 0;
+    for (const chunk of chunks(0, CHUNKS)) {
+      paused += chunk.length;
+      if (!req.write(chunk)) {
+        const drained = await Promise.race([once(req, 'drain').then(() => true), sleep(500).then(() => false)]);
+        if (!drained) break;
+      }
+    }
+    assert.ok(paused < 24 * MB, `the client could send ${(paused / MB).toFixed(1)} MiB to an upstream that reads nothing`);
+    // Reading again lets the rest through.
+    (await upstreamReq.promise).resume();
+    req.end();
+    const reply = await new Promise<string>((resolve, reject) => {
+      req.on('response', (res: http.IncomingMessage) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(reply, 'done');
+  });
+
   test('a client that stops reading stops the upstream (backpressure): it never sends the whole 50 MiB', HANG_GUARD, async (t) => {
     let written = 0;
     let waiting = false;
