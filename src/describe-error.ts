@@ -1,0 +1,60 @@
+// Describing what a site threw. A site may throw anything: a Proxy whose
+// traps throw, an Error whose `stack` or `message` getter throws, an object
+// whose `toString` throws. Describing such a value must never throw, or a
+// site's failure would become the process's.
+
+/** A thrown value as hostmux logs it: plain strings only, safe to serialise. */
+export interface LoggableError {
+  readonly type: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+/** Reads `value[key]`, or undefined when reading it throws (a getter, a Proxy trap). */
+function read(value: object, key: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The constructor name of an object, or `'object'`; never throws. */
+function typeOf(value: object): string {
+  try {
+    const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' ? name : 'object';
+  } catch {
+    return 'object';
+  }
+}
+
+/** One line describing any thrown value: its message when it has one; never throws. */
+export function describeError(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== 'object' && typeof value !== 'function') {
+    try {
+      return String(value);
+    } catch {
+      return typeof value;
+    }
+  }
+  const message = read(value, 'message');
+  if (typeof message === 'string') return message;
+  return `a thrown ${typeOf(value)} with no message`;
+}
+
+/**
+ * What to hand a logger as `err`: the value's type, message and stack, read
+ * once each and copied as strings, so that the logger's serialiser touches
+ * nothing of the site's. Never throws.
+ */
+export function loggableError(value: unknown): LoggableError {
+  const message = describeError(value);
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
+    return { type: typeof value, message };
+  }
+  const stack = read(value, 'stack');
+  const type = typeOf(value);
+  return typeof stack === 'string' ? { type, message, stack } : { type, message };
+}
