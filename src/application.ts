@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { byteOrder } from './config/discover.js';
 import { readTree, type ConfigTree, type TreeSite } from './config/tree.js';
+import { describeError, loggableError } from './describe-error.js';
 import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
 import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
@@ -16,7 +17,7 @@ import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
 import { RedirectSite } from './sites/redirect-site.js';
-import type { Site } from './sites/site.js';
+import { siteLogger, type LoggerFactory, type Site } from './sites/site.js';
 
 /**
  * Options of `createApplication`; each overrides the configuration files.
@@ -137,6 +138,8 @@ interface Entry {
   inFlight: number;
   /** Set while a retired site waits for its last request. */
   drained: (() => void) | undefined;
+  /** The loggers the site was made with, where its responses' errors go. */
+  readonly loggers: LoggerFactory;
 }
 
 /**
@@ -244,6 +247,7 @@ function build(
       sourceDigest: file.sourceDigest,
       inFlight: 0,
       drained: undefined,
+      loggers: logging,
     };
     entries.push(entry);
     routes.push({
@@ -305,6 +309,16 @@ type Tracked = AnyResponse & { [TRACKED]?: Entry };
 function release(this: Tracked): void {
   const entry = this[TRACKED]!;
   if (--entry.inFlight === 0 && entry.drained !== undefined) entry.drained();
+}
+
+/**
+ * Shared by every response (no closure per request): an 'error' a site's
+ * response emits — a `write()` or `end(data)` after `end()` — is that site's
+ * error, logged on its logger; without a listener it would end the process.
+ */
+function responseFailed(this: Tracked, err: unknown): void {
+  const { site, loggers } = this[TRACKED]!;
+  siteLogger(loggers, site.name).error({ err: loggableError(err) }, `site ${site.name}: error on its response: ${describeError(err)}`);
 }
 
 /** Resolves once the entry has no request in flight; for a site a reload retired. */
@@ -379,6 +393,7 @@ function dispatch(
   entry.inFlight++;
   (res as Tracked)[TRACKED] = entry;
   res.on('close', release);
+  res.on('error', responseFailed);
   entry.site.handle(req, res);
   return true;
 }

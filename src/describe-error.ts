@@ -52,9 +52,17 @@ export function describeError(value: unknown): string {
 export function loggableError(value: unknown): LoggableError {
   const message = describeError(value);
   if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
-    return { type: typeof value, message };
+    return keepType({ type: typeof value, message });
   }
   const stack = read(value, 'stack');
   const type = typeOf(value);
-  return typeof stack === 'string' ? { type, message, stack } : { type, message };
+  return keepType(typeof stack === 'string' ? { type, message, stack } : { type, message });
+}
+
+/**
+ * pino's `err` serializer names the type after `constructor.name` (which
+ * would say `Object`), else after `name`: hidden fields that make it say `type`.
+ */
+function keepType(loggable: LoggableError): LoggableError {
+  return Object.defineProperties(loggable, { name: { value: loggable.type }, constructor: { value: undefined } });
 }

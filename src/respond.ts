@@ -1,5 +1,5 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import { constants, type Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -22,9 +22,13 @@ export function isClosed(res: AnyResponse): boolean {
   return 'stream' in res ? res.stream.destroyed : res.destroyed;
 }
 
-/** Ends a response abruptly: for failures after the head went out. */
+/**
+ * Ends a response abruptly: for failures after the head went out. An HTTP/2
+ * stream is reset with INTERNAL_ERROR: destroyed without an error, Node
+ * resets it with NO_ERROR, which a client takes for a complete response.
+ */
 export function abortResponse(res: AnyResponse): void {
-  if ('stream' in res) res.stream.destroy();
+  if ('stream' in res) res.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
   else res.destroy();
 }
 

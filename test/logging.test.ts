@@ -12,6 +12,7 @@ import { afterEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { ConfigError, createApplication, type ConfigProblem } from '../src/index.ts';
+import { loggableError } from '../src/describe-error.ts';
 import { loadLogging, type Logging } from '../src/logging/index.ts';
 import { captureLogger, listen, rawRequest, request, statusOf, tempDir, writeTree } from './helpers.ts';
 
@@ -160,6 +161,17 @@ describe('levels and handlers', () => {
     assert.equal(err.type, 'Error');
     assert.equal(err.message, 'boom');
     assert.match(err.stack!, /^Error: boom\n {4}at /);
+  });
+
+  test("json: a site's thrown value, copied by loggableError, keeps its type, message and stack", async () => {
+    const { dir, logging } = load(TREE);
+    const thrown = new TypeError('site failure');
+    logging.logger('site.blog').error({ err: loggableError(thrown) }, 'failed');
+    logging.logger('site.blog').error({ err: loggableError('a string') }, 'failed');
+    await logging.close();
+    const [first, second] = jsonLinesOf(join(dir, 'logs/all.json')).map((r) => r.err);
+    assert.deepEqual(first, { type: 'TypeError', message: 'site failure', stack: thrown.stack });
+    assert.deepEqual([(second as Record<string, unknown>).type, (second as Record<string, unknown>).message], ['string', 'a string']);
   });
 
   test('text: one line per record, extra fields as key=value, the stack below', async () => {

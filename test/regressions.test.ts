@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -171,6 +172,65 @@ test('a Response whose content-length does not match its body is not sent as a d
   // the connection is cut before a byte is sent, so the second request is never answered either.
   assert.equal(answer, '');
   assert.ok(!answer.includes('llo, world'), `the rest of the body leaked onto the connection: ${JSON.stringify(answer)}`);
+});
+
+test('a fetch site passing on a fetch() Response drops its hop-by-hop headers: 200 over HTTP/2, none of them over HTTP/1.1', async (t) => {
+  // The upstream's connection headers, and one its Connection header names.
+  const upstream = await listen((req, res) => {
+    res.setHeader('keep-alive', 'timeout=77');
+    res.setHeader('connection', 'keep-alive, x-hop');
+    res.setHeader('x-hop', 'one hop only');
+    res.setHeader('x-kept', 'yes');
+    res.end('from upstream');
+  });
+  t.after(() => upstream.close());
+  const { app, port } = await serve(t, {
+    'sites-enabled/p.ini': `${site('p.test', 'p.mjs')}[upstream]\nurl = http://127.0.0.1:${upstream.port}/\n`,
+    'p.mjs': 'export function createHandler(site) {\n  return { fetch: () => fetch(site.settings.upstream.url) };\n}\n',
+  });
+  const h1 = await request(port, { host: 'p.test' });
+  assert.equal(h1.status, 200);
+  assert.equal(h1.body, 'from upstream');
+  assert.equal(h1.headers['x-kept'], 'yes');
+  assert.equal(h1.headers['x-hop'], undefined, 'a header the upstream Connection named is dropped');
+  assert.notEqual(h1.headers['keep-alive'], 'timeout=77', "the upstream's Keep-Alive is not the client's");
+  assert.doesNotMatch(String(h1.headers.connection), /x-hop/);
+
+  const server = http2.createServer(app as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+  t.after(() => {
+    client.close();
+    server.close();
+  });
+  const stream = client.request({ ':path': '/', ':authority': 'p.test' });
+  const [headers] = (await once(stream, 'response')) as [http2.IncomingHttpHeaders];
+  let body = '';
+  stream.setEncoding('utf8');
+  for await (const chunk of stream) body += chunk;
+  assert.deepEqual([headers[':status'], headers['x-kept'], headers['x-hop'], body], [200, 'yes', undefined, 'from upstream']);
+});
+
+test("a fetch site's Request.url keeps the port of an absolute-form target, IPv6 included", async (t) => {
+  const { port } = await serve(t, {
+    'hostmux.conf': '[server]\ndefault_site = f\n',
+    'sites-enabled/f.ini': site('fetch.test', 'f.mjs'),
+    'f.mjs': "export default { fetch: (r) => new Response(r.url, { headers: { 'content-length': String(r.url.length) } }) };\n",
+  });
+  const urlFor = async (target: string, host: string) => {
+    const answer = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(statusOf(answer), 200);
+    return answer.slice(answer.indexOf('\r\n\r\n') + 4);
+  };
+  // The absolute-form target is what the request is routed by; Host is ignored.
+  assert.equal(await urlFor('http://fetch.test:9921/x?y=1', 'other.test'), 'http://fetch.test:9921/x?y=1');
+  assert.equal(await urlFor('http://FETCH.test:9921/x', 'fetch.test:1234'), 'http://fetch.test:9921/x');
+  assert.equal(await urlFor('http://[::1]:9921/x', 'other.test'), 'http://[::1]:9921/x');
+  assert.equal(await urlFor('http://[::1]/x', 'other.test:1234'), 'http://[::1]/x');
+  // Origin-form: the Host header's port.
+  assert.equal(await urlFor('/x', 'fetch.test:8080'), 'http://fetch.test:8080/x');
+  assert.equal(await urlFor('/x', 'fetch.test'), 'http://fetch.test/x');
 });
 
 test('HEAD to a fetch site gets the head only; TRACE gets 501', async (t) => {

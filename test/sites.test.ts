@@ -53,10 +53,15 @@ function namesSite(record: LogRecord, site: string): boolean {
   return record.bindings.site === site || record.msg.includes(site);
 }
 
-function errOf(record: LogRecord): Error {
-  const err = record.obj.err;
-  assert.ok(err instanceof Error, `the record carries the error under "err": ${record.msg}`);
-  return err;
+/**
+ * The error a record carries under `err`: a copy of the site's thrown value
+ * as plain strings (loggableError), never the value itself.
+ */
+function errOf(record: LogRecord): { type: string; message: string; stack?: string } {
+  const err = record.obj.err as { type?: unknown; message?: unknown } | undefined;
+  assert.ok(err !== undefined && typeof err.type === 'string' && typeof err.message === 'string', `the record carries the error under "err": ${record.msg}`);
+  assert.ok(!(err instanceof Error), 'the logger is given a copy, not what the site threw');
+  return err as { type: string; message: string; stack?: string };
 }
 
 /**

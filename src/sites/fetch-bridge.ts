@@ -3,6 +3,7 @@ import { normalizeHost } from '../routing/hostname.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
 import { isClosed, type AnyResponse } from '../respond.js';
 import { SITE_INFO, siteOf } from '../site-of.js';
+import { HOP_BY_HOP, hopByHop, receivedAuthority } from './proxy-headers.js';
 
 /** A Web-standard handler: a Hono app, or anything with `fetch(request)`. */
 export interface FetchHandler {
@@ -12,13 +13,25 @@ export interface FetchHandler {
 /** Methods a `Request` cannot carry (the fetch standard forbids them). */
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
-/** The URL a fetch-style site sees: the routed host (with the port it was sent with) and the path. */
+/** The `:port` ending an authority (`a.test:8080`, `[::1]:8080`), or `''`. */
+function portOf(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  return colon === -1 || colon < authority.lastIndexOf(']') || colon === authority.length - 1 ? '' : authority.slice(colon);
+}
+
+/**
+ * The URL a fetch-style site sees: the routed host, with the port of the
+ * authority it was routed by (an absolute-form target's, else `:authority`,
+ * else Host), and the path. The host is the routed one, in its normal form;
+ * a port is taken only from an authority that normalises to that host (not
+ * when a forwarded host was routed by).
+ */
 function requestUrl(req: AnyRequest): string {
   const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   const hostname = siteOf(req)?.hostname || 'localhost';
-  const sent = req.headers[':authority'] ?? req.headers.host;
-  const authority = typeof sent === 'string' && normalizeHost(sent) === hostname ? sent.toLowerCase() : hostname;
-  return `${scheme}://${authority}${originForm(req.url ?? '/')}`;
+  const sent = receivedAuthority(req);
+  const port = sent !== undefined && normalizeHost(sent) === hostname ? portOf(sent) : '';
+  return `${scheme}://${hostname}${port}${originForm(req.url ?? '/')}`;
 }
 
 /**
@@ -104,12 +117,20 @@ function writable(res: AnyResponse): Promise<void> {
  * Writes a `Response` back: status, headers (each `set-cookie` kept apart),
  * then the body chunk by chunk with backpressure. Nothing is sent before the
  * first chunk is in hand, so a body that fails at once still gets a 500.
+ * Hop-by-hop headers are dropped, as a proxy site drops them: a Response
+ * passed on from `fetch()` carries the upstream connection's `Connection` and
+ * `Keep-Alive`, which HTTP/2 forbids (Node throws) and which describe a
+ * connection the client does not have.
  */
 async function writeResponse(response: Response, req: AnyRequest, res: AnyResponse): Promise<void> {
   res.statusCode = response.status;
-  if (response.statusText && !('stream' in res)) res.statusMessage = response.statusText;
+  const http2 = 'stream' in res;
+  if (response.statusText && !http2) res.statusMessage = response.statusText;
+  const connection = response.headers.get('connection');
+  const drop = connection === null ? HOP_BY_HOP : hopByHop(['connection', connection]);
   for (const [name, value] of response.headers) {
-    if (name !== 'set-cookie') res.setHeader(name, value);
+    if (name === 'set-cookie' || drop.has(name) || (http2 && name === 'http2-settings')) continue;
+    res.setHeader(name, value);
   }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);

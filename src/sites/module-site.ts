@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
 import { digestOf } from '../config/tree.js';
+import { describeError, loggableError } from '../describe-error.js';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import { isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
@@ -216,7 +217,7 @@ export class ModuleSite implements Site {
       try {
         await closable.close();
       } catch (err) {
-        this.#logger().error({ err }, `site ${this.name}: close() failed`);
+        this.#logger().error({ err: loggableError(err) }, `site ${this.name}: close() failed`);
       }
     }
   }
@@ -233,13 +234,13 @@ export class ModuleSite implements Site {
   }
 
   #upgradeFailed(err: unknown, socket: Duplex): void {
-    this.#logger().error({ err }, `site ${this.name}: the upgrade handler failed`);
+    this.#logger().error({ err: loggableError(err) }, `site ${this.name}: the upgrade handler failed`);
     // What the handler already wrote is unknown: a response now could corrupt it.
     socket.destroy();
   }
 
   #failed(err: unknown, res: AnyResponse): void {
-    this.#logger().error({ err }, `site ${this.name}: the handler failed`);
+    this.#logger().error({ err: loggableError(err) }, `site ${this.name}: the handler failed`);
     sendStatus(res, 500);
   }
 
@@ -287,7 +288,7 @@ export class ModuleSite implements Site {
       this.#listener = listener;
       return undefined;
     } catch (err) {
-      return this.#loadFailed(`${step}: ${(err as Error)?.message ?? String(err)}`, err);
+      return this.#loadFailed(`${step}: ${describeError(err)}`, err);
     }
   }
 
@@ -304,7 +305,7 @@ export class ModuleSite implements Site {
 
   #loadFailed(message: string, err?: unknown): string {
     this.#failure = `${this.file}: ${message}`;
-    this.#logger().error(err === undefined ? {} : { err }, `site ${this.name} answers 503: ${this.#failure}`);
+    this.#logger().error(err === undefined ? {} : { err: loggableError(err) }, `site ${this.name} answers 503: ${this.#failure}`);
     return this.#failure;
   }
 }

@@ -5,7 +5,7 @@ import { absoluteAuthority, type AnyRequest } from '../routing/request-host.js';
  * Hop-by-hop headers (RFC 9110 7.6.1) and the proxy ones nginx also drops:
  * they describe one connection, never the next one.
  */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'transfer-encoding',
@@ -18,7 +18,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** The hop-by-hop names of a raw list: HOP_BY_HOP, plus what its Connection headers name (a new set only then). */
-function hopByHop(raw: readonly string[]): ReadonlySet<string> {
+export function hopByHop(raw: readonly string[]): ReadonlySet<string> {
   let names: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -36,7 +36,7 @@ function hopByHop(raw: readonly string[]): ReadonlySet<string> {
  * absolute-form target's, else HTTP/2 `:authority`, else the Host header —
  * the order hostmux routes by.
  */
-function receivedAuthority(req: AnyRequest): string | undefined {
+export function receivedAuthority(req: AnyRequest): string | undefined {
   const url = req.url;
   const absolute = url === undefined || url === '' ? undefined : absoluteAuthority(url);
   if (absolute !== undefined && absolute !== '') return absolute;
