@@ -157,6 +157,7 @@ export function complexLabelProblem(label: string, quoted: string): string | und
   let paths = 1;
   let open = '';
   let alternatives = 1;
+  let repeated: string | undefined;
   for (let i = 0; i < label.length; i++) {
     const c = label[i]!;
     const next = label[i + 1];
@@ -168,9 +169,7 @@ export function complexLabelProblem(label: string, quoted: string): string | und
     const extglob = next === '(' && '?*+@!'.includes(c);
     if (extglob || c === '{') {
       if (open !== '') return `label ${quoted} nests a group inside a group: nested groups can take exponential time to match`;
-      if (c === '*' || c === '+') {
-        return `label ${quoted} has ${c}(…): a repeated group can take exponential time to match; use * or {a,b} instead`;
-      }
+      if (extglob && (c === '*' || c === '+')) repeated ??= c;
       open = extglob ? c : '{';
       alternatives = c === '?' ? 2 : 1;
       if (extglob) i++;
@@ -185,9 +184,12 @@ export function complexLabelProblem(label: string, quoted: string): string | und
       paths *= PLACES_PER_STAR;
       while (label[i + 1] === '*') i++;
     }
-    if (paths > MAX_LABEL_PATHS) {
+    if (paths > MAX_LABEL_PATHS && repeated === undefined) {
       return `label ${quoted} could take too long to match: with braces or extglobs, a label may have at most two * (each * and !(…) counts 64 ways, each {…}, @(…), ?(…) its number of alternatives; at most ${MAX_LABEL_PATHS} in all)`;
     }
+  }
+  if (repeated !== undefined) {
+    return `label ${quoted} has ${repeated}(…): a repeated group can take exponential time to match; use * or {a,b} instead`;
   }
   return undefined;
 }
