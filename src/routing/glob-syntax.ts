@@ -67,7 +67,8 @@ const HOST_CHAR = /[a-z0-9_-]/;
  * accepts any text, so `a+b` or `x@y` would load as patterns that never
  * match; here only host characters and glob syntax in its place pass:
  * `*`, `?`, `[…]`, `{a,b}`, `{1..9}` and the extglobs `?(…)`, `*(…)`,
- * `+(…)`, `@(…)`, `!(…)` with `|` inside.
+ * `+(…)`, `@(…)`, `!(…)` with `|` inside (`complexLabelProblem` then
+ * refuses the forms whose matching cost cannot be bounded).
  */
 export function globLabelProblem(label: string, quoted: string): string | undefined {
   const rest = label
