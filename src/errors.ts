@@ -37,6 +37,18 @@ export function formatProblem(problem: ConfigProblem): string {
   return `${where}: ${problem.message}`;
 }
 
+/** How much of a configured value a problem message quotes. */
+const QUOTED_LENGTH = 100;
+
+/**
+ * A configured value for a problem message: in double quotes, cut to 100
+ * characters with `…`, so that a huge value (a 1 MB domain) does not make a
+ * huge message.
+ */
+export function quote(value: string): string {
+  return `"${value.length > QUOTED_LENGTH ? `${value.slice(0, QUOTED_LENGTH)}…` : value}"`;
+}
+
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }

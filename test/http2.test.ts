@@ -38,9 +38,9 @@ after(async () => {
   dir.remove();
 });
 
-function h2request(authority: string, method = 'GET', body?: string) {
+function h2request(authority: string, method = 'GET', body?: string, extra: http2.OutgoingHttpHeaders = {}) {
   return new Promise<{ status: number; cookies: string[] | undefined; body: string }>((resolve, reject) => {
-    const stream = client.request({ ':method': method, ':path': '/p?x=1', ':authority': authority });
+    const stream = client.request({ ':method': method, ':path': '/p?x=1', ':authority': authority, ...extra });
     let text = '';
     let headers: http2.IncomingHttpHeaders = {};
     stream.on('response', (h) => (headers = h));
@@ -69,4 +69,13 @@ test('HTTP/2: a fetch-style site gets the body and sends several set-cookie', as
 test('HTTP/2: unmatched :authority is 404, an invalid one 400', async () => {
   assert.equal((await h2request('other.test')).status, 404);
   assert.equal((await h2request('bad..test')).status, 400);
+});
+
+test('HTTP/2: a Host header naming another host than :authority is malformed: 400 (RFC 9113 8.3.1)', async () => {
+  assert.equal((await h2request('plain.test', 'GET', undefined, { host: 'web.test' })).status, 400);
+  assert.equal((await h2request('web.test', 'GET', undefined, { host: 'x.plain.test' })).status, 400);
+  // The same host, in another case or with a port, is the same entity.
+  const same = await h2request('plain.test', 'GET', undefined, { host: 'PLAIN.test:443' });
+  assert.equal(same.status, 200);
+  assert.deepEqual(JSON.parse(same.body), { name: 'plain', hostname: 'plain.test', wildcards: [] });
 });

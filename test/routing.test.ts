@@ -220,6 +220,25 @@ const RULES: readonly Rule[] = [
     ],
   },
   {
+    name: 'IPv4 and IPv6 hosts route by their WHATWG form (127.1 is 127.0.0.1), configured or sent',
+    tree: 'precedence',
+    cases: [
+      hit('127.0.0.1', 'd-ipv4', '127.0.0.1'),
+      ...['127.1', '0x7f.1', '0177.0.0.1', '2130706433', '127.0.0.01', '127.0.0.1.', '127.0.0.1:000080'].map((sent) =>
+        hit(sent, 'd-ipv4', '127.0.0.1', [], '127.0.0.1')),
+      ...['[::3]', '[0::3]', '[0:0:0:0:0:0:0:3]'].map((sent) => hit(sent, 'd-ipv4', '[::3]', [], '[::3]')),
+      ...['[0::1]', '[::0001]', '[0:0:0:0:0:0:0:1]', '[0:0::1]:443'].map((sent) => hit(sent, 'd-ipv6', '[::1]', [], '[::1]')),
+      hit('norm.example.test:000080', 'e-norm', 'norm.example.test', [], 'norm.example.test'),
+      miss('127.0.0.2'),
+      invalid('1.2.3.4.5'),
+      invalid('256.1.1.1'),
+      invalid('a.1'),
+      invalid('[::1%eth0]'),
+      invalid('[fe80::1%25lo]'),
+      invalid('norm.example.test:0000065536'),
+    ],
+  },
+  {
     name: 'normalisation: uppercase, port dropped, one trailing dot dropped, empty port, IPv6 brackets kept',
     tree: 'precedence',
     cases: [
@@ -278,7 +297,19 @@ const RULES: readonly Rule[] = [
   {
     name: 'an invalid host is answered 400 even when a default site exists',
     tree: 'default-site',
-    cases: [invalid('a..named.test'), invalid('named.test:99999'), invalid(`${LABEL_64}.named.test`), invalid(NAME_254)],
+    cases: [
+      invalid('a..named.test'),
+      invalid('named.test:99999'),
+      invalid(`${LABEL_64}.named.test`),
+      invalid(NAME_254),
+      // Hosts a browser's URL parser rejects: a site's `new URL()` would throw on them.
+      invalid('xn--.named.test'),
+      invalid('xn--zz.named.test'),
+      invalid('1.2.3.4.5'),
+      invalid('256.1.1.1'),
+      invalid('[::1%eth0]'),
+      invalid('[fe80::1%25lo]'),
+    ],
   },
 ];
 

@@ -1,5 +1,5 @@
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
-import type { ConfigProblem } from '../errors.js';
+import { quote, type ConfigProblem } from '../errors.js';
 import { compileDomain, type CompiledDomain } from '../routing/pattern.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList, type IniValue } from './ini-file.js';
 
@@ -120,7 +120,7 @@ export function readSiteFile(
   if (!SITE_NAME.test(name)) {
     problems.push({
       ...(section.values.name === undefined ? { file, section: 'site' } : where('name')),
-      message: `site name "${name}" may only have letters, digits, ".", "_" and "-"`,
+      message: `site name ${quote(name)} may only have letters, digits, ".", "_" and "-"`,
     });
   }
 
@@ -168,28 +168,28 @@ export function readSiteFile(
     const target = scalar('redirect');
     const location = target === undefined ? undefined : parseRedirect(target);
     if (target !== undefined && location === undefined) {
-      problems.push({ ...where('redirect'), message: `"${target}" is not an http(s) URL without query or fragment` });
+      problems.push({ ...where('redirect'), message: `${quote(target)} is not an http(s) URL without query or fragment` });
     }
     const statusText = scalar('redirect_status') ?? '308';
     const status = Number(statusText);
     if (!REDIRECT_STATUSES.has(status) || !/^\d+$/.test(statusText)) {
-      problems.push({ ...where('redirect_status'), message: `"${statusText}" is not 301, 302, 307 or 308` });
+      problems.push({ ...where('redirect_status'), message: `${quote(statusText)} is not 301, 302, 307 or 308` });
     }
     if (location !== undefined) site = { ...base, kind: 'redirect', location, status };
   } else if (kinds.length === 1 && kinds[0] === 'proxy') {
     const target = scalar('proxy');
     const upstream = target === undefined ? undefined : parseUpstream(target);
     if (target !== undefined && upstream === undefined) {
-      problems.push({ ...where('proxy'), message: `"${target}" is not an http(s) URL without credentials, query or fragment` });
+      problems.push({ ...where('proxy'), message: `${quote(target)} is not an http(s) URL without credentials, query or fragment` });
     }
     const timeoutText = scalar('proxy_timeout') ?? '60';
     const timeout = parseSeconds(timeoutText);
     if (timeout === undefined) {
-      problems.push({ ...where('proxy_timeout'), message: `"${timeoutText}" is not a positive number of seconds (at most ${MAX_TIMEOUT_SECONDS})` });
+      problems.push({ ...where('proxy_timeout'), message: `${quote(timeoutText)} is not a positive number of seconds (at most ${MAX_TIMEOUT_SECONDS})` });
     }
     const host = scalar('proxy_host') ?? 'preserve';
     if (host !== 'preserve' && host !== 'upstream') {
-      problems.push({ ...where('proxy_host'), message: `"${host}" is not preserve or upstream` });
+      problems.push({ ...where('proxy_host'), message: `${quote(host)} is not preserve or upstream` });
     } else if (upstream !== undefined && timeout !== undefined) {
       site = { ...base, kind: 'proxy', ...upstream, timeout, host };
     }

@@ -1,4 +1,4 @@
-import type { ConfigProblem } from '../errors.js';
+import { quote, type ConfigProblem } from '../errors.js';
 import type { CompiledDomain } from './pattern.js';
 import { RoutingTable } from './table.js';
 
@@ -28,8 +28,8 @@ export function buildRoutingTable<T>(sites: readonly SiteRoutes<T>[], problems: 
           section: 'site',
           key: 'domains',
           message: other === site
-            ? `"${domain.text}" is listed twice`
-            : `"${domain.text}" is already claimed by site ${other.name} (${other.file})`,
+            ? `${quote(domain.text)} is listed twice`
+            : `${quote(domain.text)} is already claimed by site ${other.name} (${other.file})`,
         });
         continue;
       }

@@ -1,13 +1,16 @@
 import { domainToASCII } from 'node:url';
 import picomatch from 'picomatch';
 import {
+  complexLabelProblem,
   GLOB_CHARS,
   globLabelProblem,
   hasOwnStar,
   literalCharacters,
+  simpleLabelSource,
   splitOutsideGroups,
   starGroups,
 } from './glob-syntax.js';
+import { quote } from '../errors.js';
 import { normalizeHost } from './hostname.js';
 
 /** Label kinds, in precedence order: a lower rank wins. */
@@ -46,14 +49,29 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const PICOMATCH_OPTIONS = { capture: true, nonegate: true, dot: true } as const;
 /** What `picomatch.makeRe` returns for a glob it could not compile. */
 const PICOMATCH_FAILED = '$^';
+/** The longest domain or pattern a site file may list (a host name has at most 253 characters). */
+const MAX_DOMAIN_TEXT = 1024;
+const HOST_LABEL = /^[a-z0-9_-]{1,63}$/;
+/** A label WHATWG reads as a number, making the host an IPv4 address. */
+const NUMERIC_LABEL = /^(?:\d+|0x[0-9a-f]*)$/;
+/** A label of an IPv4 address as routed: decimal 0–255 without leading zeros. */
+const IPV4_OCTET = /^(?:0|[1-9]\d?|1\d\d|2[0-4]\d|25[0-5])$/;
+
+/** A literal label of a pattern: a host name label, and valid punycode when it is `xn--`. */
+function literalLabelProblem(label: string): string | undefined {
+  if (!HOST_LABEL.test(label)) return `label ${quote(label)} is not a valid host name label`;
+  if (label.startsWith('xn--') && domainToASCII(label) !== label) {
+    return `label ${quote(label)} is not valid punycode: browsers reject such a host, so it can never match`;
+  }
+  return undefined;
+}
 
 function compileLabel(label: string): LabelMatcher | string {
   if (label === '*') return { rank: Rank.Star, text: label };
   if (label === '**') return { rank: Rank.Globstar, text: label };
-  if (!GLOB_CHARS.test(label)) {
-    return normalizeHost(label) === label ? { rank: Rank.Literal, text: label } : `label "${label}" is not a valid host name label`;
-  }
-  const syntaxProblem = globLabelProblem(label);
+  if (!GLOB_CHARS.test(label)) return literalLabelProblem(label) ?? { rank: Rank.Literal, text: label };
+  const quoted = quote(label);
+  const syntaxProblem = globLabelProblem(label, quoted);
   if (syntaxProblem !== undefined) return syntaxProblem;
   let regex: RegExp;
   let stars: number[];
@@ -66,12 +84,18 @@ function compileLabel(label: string): LabelMatcher | string {
       // leaves a group open). Compile again without captures, and throw on a
       // real error (an unbalanced brace), rather than never matching.
       regex = picomatch.makeRe(label, { ...PICOMATCH_OPTIONS, capture: false, debug: true });
-      if (hasOwnStar(label)) return `label "${label}" mixes !(…) with *: picomatch cannot capture its * parts`;
+      if (hasOwnStar(label)) return `label ${quoted} mixes !(…) with *: picomatch cannot capture its * parts`;
       stars = [];
     }
   } catch (err) {
-    return `label "${label}" is not a valid glob: ${(err as Error).message}`;
+    return `label ${quoted} is not a valid glob: ${(err as Error).message}`;
   }
+  // Stars, ? and classes: a regex of our own that cannot backtrack
+  // exponentially. Anything else keeps picomatch's, bounded first.
+  const simple = simpleLabelSource(label);
+  if (simple !== undefined) return { rank: Rank.Partial, text: label, regex: new RegExp(simple.source), starGroups: simple.stars };
+  const costProblem = complexLabelProblem(label, quoted);
+  if (costProblem !== undefined) return costProblem;
   return { rank: Rank.Partial, text: label, regex, starGroups: stars };
 }
 
@@ -80,40 +104,60 @@ function toAscii(labels: string[]): string | undefined {
   for (let i = 0; i < labels.length; i++) {
     const label = labels[i]!;
     if (!NON_ASCII.test(label)) continue;
-    if (GLOB_CHARS.test(label)) return `label "${label}" mixes Unicode and glob syntax; write it in punycode`;
+    if (GLOB_CHARS.test(label)) return `label ${quote(label)} mixes Unicode and glob syntax; write it in punycode`;
     const ascii = domainToASCII(label);
-    if (ascii === '') return `label "${label}" is not a valid internationalised label`;
+    if (ascii === '') return `label ${quote(label)} is not a valid internationalised label`;
     labels[i] = ascii;
   }
   return undefined;
 }
 
 /**
- * Compiles a configured domain once, at load: an exact host name (normalised
- * as requests are, Unicode to punycode), an IPv6 literal in brackets, or a
- * picomatch pattern matched label by label. Returns a sentence on error.
+ * A pattern whose last label is a literal number matches only IPv4
+ * addresses, which are routed in dotted decimal (`127.0.0.1`): its literal
+ * labels must be written so, and without `**` it has four labels.
+ */
+function ipv4PatternProblem(written: string, labels: readonly string[], matchers: readonly LabelMatcher[]): string | undefined {
+  const last = matchers[matchers.length - 1]!;
+  if (last.rank !== Rank.Literal || !NUMERIC_LABEL.test(last.text)) return undefined;
+  const octets = matchers.every((m) => m.rank !== Rank.Literal || IPV4_OCTET.test(m.text));
+  const globstar = matchers.some((m) => m.rank === Rank.Globstar);
+  if (octets && (globstar ? labels.length <= 5 : labels.length === 4)) return undefined;
+  return `${quote(written)} can never match: a host ending in a number is an IPv4 address, routed as four decimal numbers 0–255 (127.0.0.1)`;
+}
+
+/**
+ * Compiles a configured domain once, at load: an exact host name, in the
+ * form requests are routed by (Unicode to punycode, IPv4 and IPv6 in their
+ * canonical WHATWG form), or a picomatch pattern matched label by label.
+ * Returns a sentence on error.
  */
 export function compileDomain(written: string): CompiledDomain | string {
   let text = written.trim();
   if (text === '') return 'a domain is empty';
-  if (text.startsWith('!')) return `"${written}" starts with "!": a domain is never negated (no host name has "!")`;
+  if (text.length > MAX_DOMAIN_TEXT) return `${quote(written)} is longer than ${MAX_DOMAIN_TEXT} characters`;
+  if (text.startsWith('!')) return `${quote(written)} starts with "!": a domain is never negated (no host name has "!")`;
   if (text.startsWith('[')) {
     const host = normalizeHost(text);
-    if (host === undefined || host !== text.toLowerCase()) return `"${written}" is not a bracketed IPv6 address`;
+    if (host === undefined || !text.endsWith(']')) return `${quote(written)} is not a bracketed IPv6 address (as a browser reads it)`;
     return { kind: 'exact', text: host };
   }
   if (text.endsWith('.') && !text.endsWith('..')) text = text.slice(0, -1);
   const labels = splitOutsideGroups(text, '.');
-  if (labels.some((label) => label === '')) return `"${written}" has an empty label`;
+  if (labels.some((label) => label === '')) return `${quote(written)} has an empty label`;
   const unicodeProblem = toAscii(labels);
   if (unicodeProblem !== undefined) return unicodeProblem;
   for (let i = 0; i < labels.length; i++) labels[i] = labels[i]!.toLowerCase();
   text = labels.join('.');
 
   if (!labels.some((label) => GLOB_CHARS.test(label))) {
-    const host = normalizeHost(text);
-    if (host !== text) return `"${written}" is not a valid host name`;
-    return { kind: 'exact', text };
+    // normalizeHost would drop a port: a domain has none.
+    const host = text.includes(':') ? undefined : normalizeHost(text);
+    if (host !== undefined) return { kind: 'exact', text: host };
+    if (labels.every((label) => HOST_LABEL.test(label)) && text.length <= 253) {
+      return `${quote(written)} is a host browsers reject (WHATWG URL), so no request can reach it`;
+    }
+    return `${quote(written)} is not a valid host name`;
   }
 
   const matchers: LabelMatcher[] = [];
@@ -122,6 +166,8 @@ export function compileDomain(written: string): CompiledDomain | string {
     if (typeof matcher === 'string') return matcher;
     matchers.push(matcher);
   }
+  const ipv4Problem = ipv4PatternProblem(written, labels, matchers);
+  if (ipv4Problem !== undefined) return ipv4Problem;
   let split = matchers.length;
   while (split > 0 && matchers[split - 1]!.rank === Rank.Literal) split--;
   const literalChars = labels.reduce(

@@ -77,7 +77,8 @@ function trustedForwardedHost(req: AnyRequest): string | undefined {
  * has no host at all (HTTP/1.0), `undefined` when it must be answered 400.
  * `forwarded`, when given, is the forwarded host a host framework already
  * chose (Fastify's `request.host`), read instead of the headers.
- * The Host header is validated whatever supplies the host.
+ * The Host header is validated whatever supplies the host, and under HTTP/2
+ * must name the same host as `:authority` (ports aside).
  */
 export function requestHost(req: AnyRequest, trustProxy: boolean, forwarded?: string): string | undefined {
   const header = hostHeader(req);
@@ -95,7 +96,9 @@ export function requestHost(req: AnyRequest, trustProxy: boolean, forwarded?: st
     const authority = req.headers[':authority'];
     if (typeof authority === 'string') {
       const normal = normalizeHost(authority);
-      if (normal === undefined) return INVALID_HOST;
+      // RFC 9113 §8.3.1: a Host naming another host than :authority makes
+      // the request malformed; a site reading Host would serve another tenant.
+      if (normal === undefined || (header !== null && normal !== host)) return INVALID_HOST;
       host = normal;
     }
   }
