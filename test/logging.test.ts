@@ -39,12 +39,13 @@ function linesOf(path: string): string[] {
 }
 const jsonLinesOf = (path: string) => linesOf(path).map((line) => JSON.parse(line) as Record<string, unknown>);
 
+/** Polls until `condition` holds; the deadline is a hang guard, generous for a busy machine. */
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
     if (condition()) return;
     await sleep(10);
   }
-  assert.fail(`timed out waiting for ${what}`);
+  if (!condition()) assert.fail(`timed out waiting for ${what}`);
 }
 
 /** Runs `fn` with process.stderr.write captured. */
@@ -338,7 +339,8 @@ describe('the access log', () => {
     await waitFor(() => linesOf(file).length === 1, 'the access line');
     await logging.close();
     const seconds = Number(/ (\d+\.\d{3})$/.exec(linesOf(file)[0]!)![1]);
-    assert.ok(seconds >= 0.1 && seconds < 5, `duration ${seconds}`);
+    // Seconds, not milliseconds (120 and more); the upper bound leaves room for a busy machine.
+    assert.ok(seconds >= 0.1 && seconds < 60, `duration ${seconds}`);
   });
 
   test('a connection closed before the response is logged as 499 (nginx), with the bytes so far once started', async () => {
