@@ -49,7 +49,7 @@ function postOn(agent: http.Agent, port: number, path: string, body: Buffer): Pr
       res.on('data', (chunk: string) => (text += chunk));
       res.on('end', () => resolve({ status: res.statusCode!, body: text }));
     });
-    req.setTimeout(5_000, () => req.destroy(new Error(`POST ${path} stalled on the kept-alive connection`)));
+    req.setTimeout(15_000, () => req.destroy(new Error(`POST ${path} stalled on the kept-alive connection`)));
     req.on('error', reject);
     req.end(body);
   });
