@@ -29,11 +29,12 @@ test('reloads: SIGHUPs under load, and the last round\'s code answers', GUARD, a
 });
 
 test('crashes: a crashing site takes its worker down, and the primary replaces it', GUARD, async () => {
-  const r = await runCrashes({ seconds: 1.5, crashEveryMs: 500, connections: 2 }, placement);
+  const r = await runCrashes({ seconds: 1.5, crashEveryMs: 500, connections: 2, probeEveryMs: 50 }, placement);
   assert.ok(r.crashRequests >= 1);
   assert.ok(r.workerExits >= 1, 'a worker was replaced');
   assert.ok(r.requests > 0);
   assert.ok(r.successRate >= 0 && r.successRate <= 1);
+  assert.ok(r.probe.sent > 0 && r.probe.answered <= r.probe.sent);
 });
 
 test('memory: requests over many sites, RSS and heap before and after', GUARD, async () => {

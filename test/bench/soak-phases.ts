@@ -120,6 +120,7 @@ export interface CrashOptions {
   readonly seconds: number;
   readonly crashEveryMs: number;
   readonly connections: number;
+  readonly probeEveryMs: number;
 }
 
 export interface CrashResult {
@@ -127,10 +128,13 @@ export interface CrashResult {
   readonly crashRequests: number;
   /** Workers that exited and were replaced, from the primary's log. */
   readonly workerExits: number;
+  /** The load on the healthy site (autocannon): a connection refused while no worker serves is retried at once, so errors count attempts, not time. */
   readonly requests: number;
   readonly non2xx: number;
   readonly errors: number;
   readonly successRate: number;
+  /** A probe of the healthy site every `probeEveryMs` (new connection each): what a client sees over time. */
+  readonly probe: ProbeResult;
   /** The longest restart delay the primary announced, in s (it backs off for workers that die young). */
   readonly longestRestartDelayS: number;
 }
@@ -144,13 +148,42 @@ const CRASH_TREE = {
 };
 
 
+export interface ProbeResult {
+  readonly sent: number;
+  readonly answered: number;
+  /** The longest stretch between two answered probes (or the phase's edges), in ms. */
+  readonly longestOutageMs: number;
+}
+
+/** GETs of `host` on a new connection each, one every `everyMs` (or as soon as the last one is done), until `until`. */
+async function pacedProbe(port: number, host: string, until: number, everyMs: number): Promise<ProbeResult> {
+  let sent = 0;
+  let answered = 0;
+  let lastAnswered = Date.now();
+  let longestOutageMs = 0;
+  while (Date.now() < until) {
+    const started = Date.now();
+    sent++;
+    const { status } = await timedGet(port, host, 5_000);
+    if (status === 200) {
+      answered++;
+      longestOutageMs = Math.max(longestOutageMs, Date.now() - lastAnswered);
+      lastAnswered = Date.now();
+    }
+    await sleep(Math.max(0, everyMs - (Date.now() - started)));
+  }
+  longestOutageMs = Math.max(longestOutageMs, Date.now() - lastAnswered);
+  return { sent, answered, longestOutageMs };
+}
+
 export async function runCrashes(options: CrashOptions, placement: Placement): Promise<CrashResult> {
   const t = tree(CRASH_TREE);
   const server = await startCli(t.dir, ['--workers', '2'], placement.server);
   try {
-    const load = placement.loadgen.run(server.port, ['healthy.test'], options.connections, options.seconds);
-    let crashRequests = 0;
     const until = Date.now() + options.seconds * 1000;
+    const load = placement.loadgen.run(server.port, ['healthy.test'], options.connections, options.seconds);
+    const probe = pacedProbe(server.port, 'healthy.test', until, options.probeEveryMs);
+    let crashRequests = 0;
     while (Date.now() + options.crashEveryMs <= until) {
       await sleep(options.crashEveryMs);
       crashRequests++;
@@ -158,6 +191,7 @@ export async function runCrashes(options: CrashOptions, placement: Placement): P
       await timedGet(server.port, 'crash.test', 5_000);
     }
     const result = await load;
+    const probed = await probe;
     const delays = [...server.log().matchAll(/starting another in ([\d.]+) s/g)].map((m) => Number(m[1]));
     return {
       seconds: result.elapsedMs / 1000,
@@ -167,6 +201,7 @@ export async function runCrashes(options: CrashOptions, placement: Placement): P
       non2xx: result.non2xx,
       errors: result.errors,
       successRate: successRate(result.requests, result.non2xx, result.errors),
+      probe: probed,
       longestRestartDelayS: delays.length === 0 ? 0 : Math.max(...delays),
     };
   } finally {
