@@ -62,9 +62,13 @@ export function request(
 
 /**
  * Sends raw bytes over TCP (for requests a client would refuse to send) and
- * resolves with the whole answer once the server closes or `idleMs` passes.
+ * resolves with the whole answer once the server closes, or once `idleMs`
+ * passed without more bytes after the first ones came. The idle wait starts
+ * only with the first byte, so a server slowed by a busy machine is not
+ * mistaken for one with nothing to say; if no byte ever comes and the
+ * connection stays open, it resolves with '' after `firstByteMs` (a hang guard).
  */
-export function rawRequest(port: number, bytes: string | Buffer, idleMs = 300): Promise<string> {
+export function rawRequest(port: number, bytes: string | Buffer, idleMs = 300, firstByteMs = Math.max(idleMs, 10_000)): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -74,17 +78,17 @@ export function rawRequest(port: number, bytes: string | Buffer, idleMs = 300): 
       socket.destroy();
       resolve(Buffer.concat(chunks).toString('latin1'));
     };
-    const arm = () => {
+    const arm = (ms: number) => {
       clearTimeout(timer);
-      timer = setTimeout(finish, idleMs);
+      timer = setTimeout(finish, ms);
     };
     socket.on('connect', () => {
       socket.write(bytes);
-      arm();
+      arm(firstByteMs);
     });
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
-      arm();
+      arm(idleMs);
     });
     socket.on('end', finish);
     socket.on('error', (err) => (chunks.length > 0 ? finish() : reject(err)));
@@ -96,7 +100,7 @@ export function rawRequest(port: number, bytes: string | Buffer, idleMs = 300): 
  * the connection; rejects if it has not within `timeoutMs` (a hang guard),
  * so a test using it can tell "closed" from "went quiet".
  */
-export function rawRequestUntilClosed(port: number, bytes: string | Buffer, timeoutMs = 5_000): Promise<string> {
+export function rawRequestUntilClosed(port: number, bytes: string | Buffer, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];

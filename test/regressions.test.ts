@@ -23,7 +23,7 @@ async function serve(t: TestContext, files: Record<string, string | { link: stri
     await app.close();
     dir.remove();
   });
-  return { app, port: running.port, logged, dir: dir.path };
+  return { app, port: running.port, server: running.server, logged, dir: dir.path };
 }
 
 const site = (domain: string, module: string) => `[site]\ndomains = ${domain}\nhandler = ../${module}\n`;
@@ -50,7 +50,7 @@ function postOn(agent: http.Agent, port: number, path: string, body: Buffer): Pr
       res.on('data', (chunk: string) => (text += chunk));
       res.on('end', () => resolve({ status: res.statusCode!, body: text }));
     });
-    req.setTimeout(5_000, () => req.destroy(new Error(`POST ${path} stalled on the kept-alive connection`)));
+    req.setTimeout(15_000, () => req.destroy(new Error(`POST ${path} stalled on the kept-alive connection`)));
     req.on('error', reject);
     req.end(body);
   });
@@ -115,19 +115,24 @@ test('close() of a default-export object that provides createHandler is called',
 test('a client that leaves while the module loads does not reach the handler', async (t) => {
   const release = Symbol.for('hostmux.test.release-load');
   const calls = Symbol.for('hostmux.test.slow-calls');
-  const { port, logged } = await serve(t, {
+  const { port, server, logged } = await serve(t, {
     'sites-enabled/slow.ini': site('slow.test', 'slow.mjs'),
     'slow.mjs':
       `await new Promise((resolve) => { globalThis[Symbol.for('hostmux.test.release-load')] = resolve; });\n` +
       `export default { fetch: () => { globalThis[Symbol.for('hostmux.test.slow-calls')] = (globalThis[Symbol.for('hostmux.test.slow-calls')] ?? 0) + 1; return new Response('late'); } };\n`,
   });
   const global = globalThis as Record<symbol, unknown>;
+  // The server's side of the connection, to know when it has seen the client leave.
+  const serverSide = once(server, 'connection') as Promise<[net.Socket]>;
   const socket = net.connect(port, '127.0.0.1');
   await once(socket, 'connect');
   socket.write('POST / HTTP/1.1\r\nHost: slow.test\r\nContent-Length: 10\r\n\r\nabc');
   while (typeof global[release] !== 'function') await new Promise((resolve) => setImmediate(resolve));
+  const [accepted] = await serverSide;
+  // Not once(): the server's socket errors (an incomplete body) before it closes.
+  const left = new Promise((resolve) => accepted.once('close', resolve));
   socket.destroy();
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await left;
   (global[release] as () => void)();
   // A later request still loads nothing twice and is answered.
   assert.equal((await request(port, { host: 'slow.test' })).body, 'late');

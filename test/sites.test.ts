@@ -12,7 +12,7 @@ import { captureLogger, FIXTURES, listen, request, type LogRecord, type Running 
 const SITES = join(FIXTURES, 'sites');
 
 // A guard against a hang (a body that never streams), not a speed limit.
-const HANG_GUARD = { timeout: 10_000 };
+const HANG_GUARD = { timeout: 20_000 };
 
 // ---------------------------------------------------------------------------
 // Harness

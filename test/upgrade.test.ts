@@ -80,12 +80,18 @@ test('a client that resets while its upgrade is refused does not crash the proce
   const { server } = await start(t);
   // Node drops its own 'error' listener from an upgraded socket: without
   // one of hostmux's, this reset is an uncaught ECONNRESET.
+  // Every server-side socket is followed to its close, so the check below comes after each reset was handled.
+  const closed: Promise<unknown>[] = [];
+  server.server.on('connection', (socket: net.Socket) => closed.push(new Promise((resolve) => socket.once('close', resolve))));
   for (let i = 0; i < 20; i++) {
     const socket = net.connect(server.port, '127.0.0.1');
     await once(socket, 'connect');
     socket.write(upgradeRequest(i % 2 === 0 ? 'nobody.test' : 'plain.test'));
     socket.resetAndDestroy();
   }
-  await new Promise((r) => setTimeout(r, 200));
+  while (closed.length < 20) await new Promise((r) => setImmediate(r));
+  await Promise.all(closed);
+  // And one more turn, for an 'error' emitted just after a socket closed.
+  await new Promise((r) => setImmediate(r));
   assert.equal(await echo(server.port, 'chat.test', 'alive'), 'alive from echo ');
 });

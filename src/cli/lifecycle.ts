@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { createApplication, type Application, type ReloadResult } from '../application.js';
-import { ConfigError } from '../errors.js';
+import { describeError } from '../describe-error.js';
+import { ConfigError, formatProblem } from '../errors.js';
 import { internalsOf } from '../internal.js';
 import type { Logger } from '../logger.js';
 import { plural, printProblems } from './output.js';
@@ -17,9 +18,15 @@ export function describeReload(result: ReloadResult): string {
   return parts.join('; ');
 }
 
-/** Why a reload failed: a ConfigError's message lists every problem. */
+/**
+ * Why a reload failed, on one line (a log record is one line): every problem
+ * of a ConfigError, separated by `; `.
+ */
 export function describeReloadError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof ConfigError) {
+    return `${plural(error.problems.length, 'configuration problem')}: ${error.problems.map(formatProblem).join('; ')}`;
+  }
+  return describeError(error);
 }
 
 export const RELOAD_FAILED = 'reload failed, the previous configuration keeps serving';

@@ -1,6 +1,8 @@
 import { appendFileSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
+import { describeError } from '../describe-error.js';
+import { escapeControls } from './escape.js';
 
 /** Where formatted lines go: a console stream or a file. */
 export interface Destination {
@@ -32,7 +34,7 @@ const STDERR = consoleDestination('stderr');
 const STDOUT = consoleDestination('stdout');
 
 function reportFailure(path: string, what: string, err: unknown): void {
-  process.stderr.write(`${new Date().toISOString()} ERROR hostmux: cannot ${what} log file ${path}: ${(err as Error).message}\n`);
+  process.stderr.write(`${new Date().toISOString()} ERROR hostmux: ${escapeControls(`cannot ${what} log file ${path}: ${describeError(err)}`)}\n`);
 }
 
 /** Ends a sonic-boom once its buffer is written; resolves on close or failure. */

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { Format } from './config.js';
+import { escapeControls, escapes, escapeWith } from './escape.js';
 
 /** A pino JSON line, parsed. */
 export type LogRecord = Record<string, unknown>;
@@ -48,19 +49,11 @@ function clfTime(time: number): string {
 }
 
 // What Apache escapes in a logged request line or header: quotes, backslashes and unprintable bytes.
-const NEEDS_ESCAPE = /[\x00-\x1f\x7f-\uffff"\\]/;
-const ESCAPED = /[\x00-\x1f\x7f-\uffff"\\]/g;
-const hex = (byte: number) => `\\x${byte.toString(16).padStart(2, '0')}`;
+const COMBINED_ESCAPES = escapes(`\\x00-\\x1f\\x7f-\\u{10ffff}"\\\\`);
 
 function escapeField(value: string | undefined): string {
   if (value === undefined || value === '') return '-';
-  if (!NEEDS_ESCAPE.test(value)) return value;
-  return value.replace(ESCAPED, (ch) => {
-    if (ch === '"' || ch === '\\') return `\\${ch}`;
-    const code = ch.charCodeAt(0);
-    // Node hands request lines and headers over as latin1, one char per byte; anything wider is UTF-8 bytes.
-    return code <= 0xff ? hex(code) : [...Buffer.from(ch, 'utf8')].map(hex).join('');
-  });
+  return escapeWith(value, COMBINED_ESCAPES);
 }
 
 /**
@@ -76,15 +69,34 @@ function combinedLine(record: AccessFields, time: number): string {
 // pino's own fields, which the text line shows in its prefix or not at all.
 const PREFIX_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'logger', 'msg', 'err']);
 
+// Every text field has its control characters escaped (escape.ts), so that
+// a record is one line, plus an error's stack on lines of its own.
 function describeValue(value: unknown): string {
-  if (typeof value === 'string') return value === '' || /[\s"=]/.test(value) ? JSON.stringify(value) : value;
-  if (value !== null && typeof value === 'object') return JSON.stringify(value);
-  return String(value);
+  if (typeof value === 'string') return escapeControls(value === '' || /[\s"=]/.test(value) ? JSON.stringify(value) : value);
+  if (value !== null && typeof value === 'object') return escapeControls(JSON.stringify(value));
+  return escapeControls(String(value));
 }
 
 function textPrefix(time: number, level: unknown, logger: unknown): string {
   const label = (pino.levels.labels[level as number] ?? String(level)).toUpperCase();
-  return `${new Date(time).toISOString()} ${label} ${typeof logger === 'string' ? logger : 'root'}:`;
+  return `${new Date(time).toISOString()} ${escapeControls(label)} ${typeof logger === 'string' ? escapeControls(logger) : 'root'}:`;
+}
+
+/**
+ * An error's stack, one line of it per line (at each \n), each with its control
+ * characters escaped and indented: frames as V8 writes them (`    at …`),
+ * any other line (the `Error: message` header, a message's own line breaks)
+ * by four spaces. A record always starts in the first column, so no line of
+ * a stack can pass for one.
+ */
+function formatStack(stack: string): string {
+  let text = '';
+  // Split at \n only: any other line break (\r, U+2028) is escaped like every control character.
+  for (const line of stack.split('\n')) {
+    const escaped = escapeControls(line);
+    text += escaped.startsWith(' ') ? `${escaped}\n` : `    ${escaped}\n`;
+  }
+  return text;
 }
 
 /**
@@ -96,16 +108,16 @@ function textPrefix(time: number, level: unknown, logger: unknown): string {
 export function formatRecord(record: LogRecord): string {
   const time = typeof record.time === 'number' ? record.time : Date.now();
   const prefix = textPrefix(time, record.level, record.logger);
-  let line = `${prefix} ${typeof record.msg === 'string' ? record.msg : ''}`;
+  let line = `${prefix} ${typeof record.msg === 'string' ? escapeControls(record.msg) : ''}`;
   const extra: string[] = [];
   for (const key in record) {
-    if (!PREFIX_KEYS.has(key)) extra.push(`${key}=${describeValue(record[key])}`);
+    if (!PREFIX_KEYS.has(key)) extra.push(`${escapeControls(key)}=${describeValue(record[key])}`);
   }
   const err = record.err as { stack?: unknown } | undefined;
   const stack = err !== null && typeof err === 'object' && typeof err.stack === 'string' ? err.stack : undefined;
   if (err !== undefined && stack === undefined) extra.push(`err=${describeValue(err)}`);
   if (extra.length > 0) line += ` (${extra.join(' ')})`;
-  return stack === undefined ? `${line}\n` : `${line}\n${stack}\n`;
+  return stack === undefined ? `${line}\n` : `${line}\n${formatStack(stack)}`;
 }
 
 /** Formats an access record from the object access.ts logged, without parsing pino's line back. */

@@ -28,7 +28,7 @@ class Latencies {
 
   percentiles() {
     const sorted = this.values.subarray(0, this.length).sort();
-    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), count: this.length };
+    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: this.length === 0 ? NaN : sorted[this.length - 1], count: this.length };
   }
 }
 
@@ -64,7 +64,7 @@ async function run({ port, hosts, connections, seconds, key }) {
     if (!kept.has(key)) kept.set(key, new Latencies());
     kept.get(key).append(latencies);
   }
-  const { p50, p99 } = latencies.percentiles();
+  const { p50, p99, max } = latencies.percentiles();
   return {
     type: 'result',
     requests: result.requests.total,
@@ -73,6 +73,7 @@ async function run({ port, hosts, connections, seconds, key }) {
     elapsedMs,
     p50,
     p99,
+    max,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
 }

@@ -7,12 +7,16 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 export const SERVER_SCRIPT = `${HERE}server.mjs`;
 export const LOADGEN_SCRIPT = `${HERE}loadgen.mjs`;
 export const MATCH_SCRIPT = `${HERE}match.mjs`;
+/** The built command, as users run it. */
+export const CLI_SCRIPT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 export type ServerKind = 'bare' | 'hostmux' | 'express' | 'fastify' | 'single';
 
 export interface Stats {
   readonly cpu: NodeJS.CpuUsage;
   readonly rss: number;
+  /** V8's used heap, after a full GC when asked for one (`stats(true)`, server started with --expose-gc). */
+  readonly heap: number;
   readonly hits?: Record<string, number>;
 }
 
@@ -96,7 +100,10 @@ export interface RunningServer {
   readonly pid: number;
   /** Milliseconds from spawn to listening: process start and loading the sites. */
   readonly startMs: number;
-  stats(): Promise<Stats>;
+  /** `gc`: a full GC first (the server needs --expose-gc). */
+  stats(gc?: boolean): Promise<Stats>;
+  /** `app.reload()` in a hostmux server; resolves with how long it took, in ms. */
+  reload(): Promise<number>;
   /** Starts a CPU profile in the server (inspector), sampling every `intervalUs`. */
   profileStart(intervalUs?: number): Promise<void>;
   /** Stops it; resolves with the `.cpuprofile` object. */
@@ -127,7 +134,8 @@ export async function startServer(kind: ServerKind, target: string, options: Spa
       port,
       pid: child.pid!,
       startMs: performance.now() - started,
-      stats: () => ask<Stats>(child, { type: 'stats' }, 'stats'),
+      stats: (gc) => ask<Stats>(child, { type: 'stats', gc }, 'stats'),
+      reload: async () => (await ask<{ ms: number }>(child, { type: 'reload' }, 'reloaded')).ms,
       profileStart: async (intervalUs) => {
         await ask(child, { type: 'profile-start', intervalUs }, 'profile-started');
       },
@@ -148,6 +156,7 @@ export interface LoadResult {
   /** Latency percentiles, in ms. */
   readonly p50: number;
   readonly p99: number;
+  readonly max: number;
   /** The load generator's own CPU time during the run. */
   readonly cpuMs: number;
 }
@@ -156,7 +165,7 @@ export interface LoadGenerator {
   /** One run; with `key`, its latencies are also kept for `latency(key)`. */
   run(port: number, hosts: readonly string[], connections: number, seconds: number, key?: string): Promise<LoadResult>;
   /** Latency percentiles (ms) over every run with `key` since the last call. */
-  latency(key: string): Promise<{ p50: number; p99: number; count: number }>;
+  latency(key: string): Promise<{ p50: number; p99: number; max: number; count: number }>;
   stop(): Promise<void>;
 }
 
@@ -169,4 +178,65 @@ export async function startLoadGenerator(options: SpawnOptions = {}): Promise<Lo
     latency: (key) => ask(child, { type: 'latency', key }, 'latency'),
     stop: () => stopChild(child),
   };
+}
+
+export interface RunningCli {
+  readonly port: number;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Everything it wrote to stderr so far (its log). */
+  log(): string;
+  /** Resolves once `pattern` appears in the log after `from` (a length of log()). */
+  waitFor(pattern: RegExp, from?: number, timeoutMs?: number): Promise<RegExpExecArray>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `hostmux serve --config dir --port 0 ...args` from dist/, as users run it
+ * (pinned when asked; workers inherit the pin); resolves once it listens.
+ */
+export async function startCli(dir: string, args: readonly string[], options: SpawnOptions = {}): Promise<RunningCli> {
+  const nodeArgs = [...(options.nodeArgs ?? []), CLI_SCRIPT, 'serve', '--config', dir, '--port', '0', ...args];
+  const pinned = options.taskset === true && options.cpu !== undefined;
+  const child = spawn(
+    pinned ? 'taskset' : process.execPath,
+    pinned ? ['-c', String(options.cpu), process.execPath, ...nodeArgs] : nodeArgs,
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } },
+  );
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  let log = '';
+  const waiters = new Set<() => void>();
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    log += text;
+    for (const waiter of waiters) waiter();
+  });
+  child.once('exit', () => {
+    for (const waiter of waiters) waiter();
+  });
+  const waitFor = (pattern: RegExp, from = 0, timeoutMs = 60_000) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`no ${pattern} within ${timeoutMs} ms in:\n${log}`)), timeoutMs);
+      const check = () => {
+        const found = pattern.exec(log.slice(from));
+        if (found !== null) done(undefined, found);
+        else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`hostmux exited waiting for ${pattern}:\n${log}`));
+      };
+      function done(err: Error | undefined, found?: RegExpExecArray) {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (err !== undefined) reject(err);
+        else resolve(found!);
+      }
+      waiters.add(check);
+      check();
+    });
+  try {
+    const port = Number((await waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+    return { port, pid: child.pid!, child, log: () => log, waitFor, stop: () => stopChild(child) };
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
 }

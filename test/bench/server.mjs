@@ -15,6 +15,8 @@
 // how many requests each Host header had; {type: 'profile-start'} and
 // {type: 'profile-stop'} bracket a CPU profile of just the measured run
 // (test/bench/profile.ts), answered with {type: 'profile', profile}.
+// {type: 'stats', gc: true} collects garbage first (with --expose-gc), and
+// {type: 'reload'} reloads a hostmux tree, answered with {type: 'reloaded', ms}.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -44,9 +46,13 @@ function readSites() {
 /** The build to measure: this checkout's, or another's (HOSTMUX_BENCH_DIST, to compare two). */
 const DIST = process.env.HOSTMUX_BENCH_DIST ? pathToFileURL(process.env.HOSTMUX_BENCH_DIST).href : '../../dist/index.js';
 
+/** The hostmux application, for {type: 'reload'} (the soak's reload of a large tree). */
+let app;
+
 async function hostmuxListener() {
   const { createApplication } = await import(DIST);
-  return createApplication(dir);
+  app = createApplication(dir);
+  return app;
 }
 
 async function expressListener() {
@@ -153,11 +159,21 @@ process.on('message', (message) => {
     profiler(message).catch((err) => process.send({ type: 'error', message: String(err?.stack ?? err) }));
     return;
   }
+  if (message?.type === 'reload') {
+    const started = performance.now();
+    app.reload().then(
+      () => process.send({ type: 'reloaded', ms: performance.now() - started }),
+      (err) => process.send({ type: 'error', message: String(err?.stack ?? err) }),
+    );
+    return;
+  }
   if (message?.type !== 'stats') return;
+  if (message.gc === true) globalThis.gc?.();
   process.send({
     type: 'stats',
     cpu: process.cpuUsage(),
     rss: process.memoryUsage.rss(),
+    heap: process.memoryUsage().heapUsed,
     hits: hits === undefined ? undefined : Object.fromEntries(hits),
   });
 });
