@@ -580,6 +580,21 @@ test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps 
   assert.ok(!existsSync(pidfile));
 });
 
+test('serve --workers 2: a worker that served for a while is replaced at once; one that dies young waits', { timeout: 60_000 }, async (t) => {
+  const server = await serve(t, ['--config', tree(t), '--workers', '2']);
+  const victim = await pidFor(server.port, 'alpha.test');
+  // Served for at least a second (a busy machine only makes it longer): a crash at run time, not at start.
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  let mark = server.log().length;
+  process.kill(victim, 'SIGKILL');
+  await server.waitFor(new RegExp(`worker ${victim} exited with signal SIGKILL; starting another in 0 s`), mark);
+  const replacement = Number((await server.waitFor(new RegExp(`worker (\\d+) is serving, replacing worker ${victim}`), mark))[1]);
+  // Killed as soon as it serves: what a crash loop looks like, so its replacement is delayed.
+  mark = server.log().length;
+  process.kill(replacement, 'SIGKILL');
+  await server.waitFor(new RegExp(`worker ${replacement} exited with signal SIGKILL; starting another in 0\\.1 s`), mark);
+});
+
 test('serve --workers 2: SIGHUP with a bad tree still makes every worker reopen its log files (logrotate)', async (t) => {
   const dir = tree(t, {
     'hostmux.conf': '[server]\nlogging = logging.ini\n',

@@ -6,12 +6,14 @@ import { CLOSE_BOUND_MS } from './lifecycle.js';
 import { isFromWorker, type ToWorker } from './messages.js';
 import type { ServeOptions } from './serve-options.js';
 
-// A worker that dies is replaced; one that dies young is replaced after a
-// delay that doubles each time (0.1 s up to 10 s), so that a crash loop
-// does not spin. A worker that lived STABLE_MS resets the delay.
+// A worker that dies is replaced. One that served for SERVED_MS first is
+// replaced at once: a site that crashes its worker now and then must not
+// delay every replacement until no worker is left. One that dies before it
+// served that long (a crash at start) is replaced after a delay that doubles
+// each time (0.1 s up to 10 s), so that a crash loop does not spin.
 const MIN_RESTART_MS = 100;
 const MAX_RESTART_MS = 10_000;
-const STABLE_MS = 10_000;
+const SERVED_MS = 1_000;
 /** A reload reads files and compares them; a worker silent this long is reported. */
 const RELOAD_ANSWER_MS = 30_000;
 /** Past the drain and the closing of sites, a worker still running is killed. */
@@ -26,8 +28,8 @@ export interface ReloadReply {
 
 interface Member {
   readonly worker: Worker;
-  readonly startedAt: number;
-  listening: boolean;
+  /** When it began to listen; undefined until then. */
+  listeningAt: number | undefined;
   /** The pid of the worker it replaces. */
   readonly replaces: number | undefined;
   /** What it said before exiting, when it could not serve. */
@@ -126,7 +128,7 @@ export class WorkerPool {
     // With --port 0 a replacement asks for port 0 too: the primary keys its shared
     // handle by the port asked for, so it gets the same port while any worker lives.
     const worker = cluster.fork();
-    this.#members.set(worker.id, { worker, startedAt: Date.now(), listening: false, replaces, failure: undefined, pending: new Map(), held: [] });
+    this.#members.set(worker.id, { worker, listeningAt: undefined, replaces, failure: undefined, pending: new Map(), held: [] });
   }
 
   #send(member: Member, message: ToWorker): void {
@@ -137,9 +139,9 @@ export class WorkerPool {
   #listening(worker: Worker, address: AddressInfo): void {
     const member = this.#members.get(worker.id);
     if (member === undefined) return;
-    member.listening = true;
+    member.listeningAt = Date.now();
     if (member.replaces !== undefined) this.#log().info(`worker ${worker.process.pid} is serving, replacing worker ${member.replaces}`);
-    if (this.#starting !== undefined && [...this.#members.values()].every((m) => m.listening)) {
+    if (this.#starting !== undefined && [...this.#members.values()].every((m) => m.listeningAt !== undefined)) {
       this.#starting.resolve(address);
       this.#starting = undefined;
     }
@@ -175,8 +177,8 @@ export class WorkerPool {
       this.#starting = undefined;
       return;
     }
-    const lived = Date.now() - member.startedAt;
-    this.#restartDelay = lived >= STABLE_MS ? 0 : Math.min(Math.max(this.#restartDelay * 2, MIN_RESTART_MS), MAX_RESTART_MS);
+    const served = member.listeningAt === undefined ? 0 : Date.now() - member.listeningAt;
+    this.#restartDelay = served >= SERVED_MS ? 0 : Math.min(Math.max(this.#restartDelay * 2, MIN_RESTART_MS), MAX_RESTART_MS);
     this.#log().error(`worker ${pid} ${member.failure === undefined ? why : `could not serve: ${why}`}; starting another in ${this.#restartDelay / 1000} s`);
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
