@@ -663,6 +663,24 @@ describe('forwarding headers a recording upstream receives', () => {
       'x-forwarded-proto': ['http'],
     });
   });
+
+  test('OPTIONS * is answered 200 by hostmux (undici cannot send asterisk-form), never as OPTIONS / upstream', async (t) => {
+    const { server, seen } = recorder();
+    const proxy = await proxyTo(t, server, '', { prefix: '/app' });
+    const answer = await rawRequestUntilClosed(proxy.port, 'OPTIONS * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(answer), 200, answer);
+    assert.match(answer, /\r\ncontent-length: 0\r\n/i);
+    // `*` is a target for OPTIONS only.
+    const other = await rawRequestUntilClosed(proxy.port, 'GET * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(other), 400, other);
+    // The connection stays usable after OPTIONS *, and an ordinary request still goes upstream.
+    const both = await rawRequestUntilClosed(
+      proxy.port,
+      'OPTIONS * HTTP/1.1\r\nHost: app.test\r\n\r\nOPTIONS /x HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(both.match(/^HTTP\/1\.1 200 /gm)?.length, 2, both);
+    assert.deepEqual(seen.map((r) => `${r.method} ${r.url}`), ['OPTIONS /app/x']);
+  });
 });
 
 // ---------------------------------------------------------------------------
