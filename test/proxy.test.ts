@@ -673,6 +673,8 @@ describe('forwarding headers a recording upstream receives', () => {
     // `*` is a target for OPTIONS only.
     const other = await rawRequestUntilClosed(proxy.port, 'GET * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
     assert.equal(statusOf(other), 400, other);
+    const upgrade = await rawRequestUntilClosed(proxy.port, 'GET * HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.equal(statusOf(upgrade), 400, upgrade);
     // The connection stays usable after OPTIONS *, and an ordinary request still goes upstream.
     const both = await rawRequestUntilClosed(
       proxy.port,
