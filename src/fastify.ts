@@ -80,12 +80,15 @@ function forwardedHost(request: FastifyRequest, internals: ApplicationInternals)
 
 /**
  * Whether Fastify trusted the sender's forwarding headers, as far as it
- * shows: it took a host from them, or an `X-Forwarded-Proto` that differs
- * from the connection's own scheme. (Where neither shows, keeping the
- * received values or not gives the same headers.)
+ * shows: it took a host from them, an X-Forwarded-For address past the
+ * connecting one (its `ips`), or an `X-Forwarded-Proto` that differs from
+ * the connection's own scheme. Where none shows, a proxy site treats the
+ * sender as untrusted.
  */
 function fastifyTrusted(request: FastifyRequest, forwarded: string | undefined): boolean {
   if (forwarded !== undefined) return true;
+  // `ips` is the connecting address, then each X-Forwarded-For address while the previous one is trusted.
+  if (request.headers['x-forwarded-for'] !== undefined && (request.ips?.length ?? 0) > 1) return true;
   if (request.headers['x-forwarded-proto'] === undefined) return false;
   const own = (request.raw.socket as { encrypted?: boolean } | null)?.encrypted === true ? 'https' : 'http';
   return request.protocol !== own;

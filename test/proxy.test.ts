@@ -423,14 +423,14 @@ describe('hop-by-hop headers', () => {
 });
 
 describe('X-Forwarded-* and Host', () => {
-  test('X-Forwarded-For: the client address, appended to every received value', async (t) => {
+  test('X-Forwarded-For: the client address alone without trust_proxy; with it, appended to every received value', async (t) => {
+    const bytes =
+      'GET / HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-For: 198.51.100.1, 10.0.0.1\r\nConnection: close\r\n\r\n';
     const proxy = await proxyTo(t, echo);
     assert.deepEqual(valuesOf((await echoed(proxy.port)).rawHeaders, 'x-forwarded-for'), ['127.0.0.1']);
-    const seen = await echoedRaw(
-      proxy.port,
-      'GET / HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-For: 198.51.100.1, 10.0.0.1\r\nConnection: close\r\n\r\n',
-    );
-    assert.deepEqual(valuesOf(seen.rawHeaders, 'x-forwarded-for'), ['203.0.113.9, 198.51.100.1, 10.0.0.1, 127.0.0.1']);
+    assert.deepEqual(valuesOf((await echoedRaw(proxy.port, bytes)).rawHeaders, 'x-forwarded-for'), ['127.0.0.1']);
+    const trusting = await proxyTo(t, echo, '', { trustProxy: true });
+    assert.deepEqual(valuesOf((await echoedRaw(trusting.port, bytes)).rawHeaders, 'x-forwarded-for'), ['203.0.113.9, 198.51.100.1, 10.0.0.1, 127.0.0.1']);
   });
 
   test('X-Forwarded-Host: the Host as received, port included; a received one is replaced without trust_proxy', async (t) => {
@@ -506,6 +506,182 @@ describe('X-Forwarded-* and Host', () => {
     });
     assert.equal(reply.body, 'data');
     assert.deepEqual(valuesOf(reply.rawHeaders, 'expect'), []);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Exactly which forwarding headers a recording upstream receives
+
+/** An upstream that records every request it receives (requests and upgrades), answering 200. */
+function recorder(): { server: http.Server; seen: Echoed[] } {
+  const seen: Echoed[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push({ method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, body: '' });
+    req.resume();
+    req.on('end', () => res.end('recorded'));
+  });
+  server.on('upgrade', (req, socket) => {
+    seen.push({ method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, body: '' });
+    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+  return { server, seen };
+}
+
+const FORWARDING = /^(?:x-forwarded-.*|forwarded|x-real-ip)$/i;
+
+/** The forwarding headers of a raw list, lower-cased name → values in order. */
+function forwardingHeaders(raw: readonly string[]): Record<string, string[]> {
+  const found: Record<string, string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (FORWARDING.test(name)) (found[name] ??= []).push(raw[i + 1]!);
+  }
+  return found;
+}
+
+/** Every forwarding claim a client or a proxy in front could send, as raw header lines. */
+const CLAIMS =
+  'X-Forwarded-For: 203.0.113.9\r\n' +
+  'X-Forwarded-Host: app.test\r\n' +
+  'X-Forwarded-Proto: https\r\n' +
+  'X-Forwarded-Port: 443\r\n' +
+  'X-Forwarded-Prefix: /admin\r\n' +
+  'Forwarded: for="198.51.100.7:4711";host=app.test;proto=https\r\n' +
+  'Forwarded: for=unknown\r\n' +
+  'X-Real-IP: 198.51.100.7\r\n';
+
+describe('forwarding headers a recording upstream receives', () => {
+  test('without trust_proxy: none of the client\'s claims; hostmux\'s own X-Forwarded-For/-Host/-Proto only', async (t) => {
+    const { server, seen } = recorder();
+    const proxy = await proxyTo(t, server);
+    const answer = await rawRequestUntilClosed(proxy.port, `GET /x HTTP/1.1\r\nHost: app.test:8080\r\n${CLAIMS}Connection: close\r\n\r\n`);
+    assert.equal(statusOf(answer), 200, answer);
+    assert.equal(seen.length, 1);
+    assert.deepEqual(forwardingHeaders(seen[0]!.rawHeaders), {
+      'x-forwarded-for': ['127.0.0.1'],
+      'x-forwarded-host': ['app.test:8080'],
+      'x-forwarded-proto': ['http'],
+    });
+  });
+
+  test('with trust_proxy: the sender\'s claims are kept, X-Forwarded-For and Forwarded get this hop appended', async (t) => {
+    const { server, seen } = recorder();
+    const proxy = await proxyTo(t, server, '', { trustProxy: true });
+    const answer = await rawRequestUntilClosed(proxy.port, `GET /x HTTP/1.1\r\nHost: internal:8080\r\n${CLAIMS}Connection: close\r\n\r\n`);
+    assert.equal(statusOf(answer), 200, answer);
+    assert.equal(seen.length, 1);
+    assert.deepEqual(forwardingHeaders(seen[0]!.rawHeaders), {
+      'x-forwarded-for': ['203.0.113.9, 127.0.0.1'],
+      'x-forwarded-host': ['app.test'],
+      'x-forwarded-proto': ['https'],
+      'x-forwarded-port': ['443'],
+      'x-forwarded-prefix': ['/admin'],
+      forwarded: ['for="198.51.100.7:4711";host=app.test;proto=https, for=unknown, for=127.0.0.1;host="internal:8080";proto=http'],
+      'x-real-ip': ['198.51.100.7'],
+    });
+  });
+
+  test('with trust_proxy and no claims: hostmux\'s own X-Forwarded-For/-Host/-Proto, and no Forwarded of its own', async (t) => {
+    const { server, seen } = recorder();
+    const proxy = await proxyTo(t, server, '', { trustProxy: true });
+    const answer = await rawRequestUntilClosed(proxy.port, 'GET /x HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(answer), 200, answer);
+    assert.deepEqual(forwardingHeaders(seen[0]!.rawHeaders), {
+      'x-forwarded-for': ['127.0.0.1'],
+      'x-forwarded-host': ['app.test'],
+      'x-forwarded-proto': ['http'],
+    });
+  });
+
+  test('with trust_proxy, a malformed Forwarded is a 400 that never reaches the upstream', async (t) => {
+    const { server, seen } = recorder();
+    const proxy = await proxyTo(t, server, '', { trustProxy: true });
+    for (const value of ['for="unclosed;host=app.test', 'host=app.test;host=other.test', 'for=a b', ';host=app.test']) {
+      const answer = await rawRequestUntilClosed(proxy.port, `GET / HTTP/1.1\r\nHost: app.test\r\nForwarded: ${value}\r\n\r\n`);
+      assert.equal(statusOf(answer), 400, `${value}: ${answer}`);
+    }
+    assert.equal(seen.length, 0);
+  });
+
+  test('an upgrade carries the same forwarding headers, trusted and not', async (t) => {
+    const { server, seen } = recorder();
+    const plain = await proxyTo(t, server);
+    const trusting = await startProxy(`proxy = http://127.0.0.1:${plain.upstream.port}\n`, { trustProxy: true });
+    t.after(() => trusting.stop());
+    const upgrade = (host: string) => `GET /ws HTTP/1.1\r\nHost: ${host}\r\n${CLAIMS}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n`;
+    assert.equal(statusOf(await rawRequestUntilClosed(plain.port, upgrade('app.test'))), 403);
+    assert.equal(statusOf(await rawRequestUntilClosed(trusting.port, upgrade('internal'))), 403);
+    assert.equal(seen.length, 2);
+    assert.deepEqual(forwardingHeaders(seen[0]!.rawHeaders), {
+      'x-forwarded-for': ['127.0.0.1'],
+      'x-forwarded-host': ['app.test'],
+      'x-forwarded-proto': ['http'],
+    });
+    assert.deepEqual(forwardingHeaders(seen[1]!.rawHeaders), {
+      'x-forwarded-for': ['203.0.113.9, 127.0.0.1'],
+      'x-forwarded-host': ['app.test'],
+      'x-forwarded-proto': ['https'],
+      'x-forwarded-port': ['443'],
+      'x-forwarded-prefix': ['/admin'],
+      forwarded: ['for="198.51.100.7:4711";host=app.test;proto=https, for=unknown, for=127.0.0.1;host="internal";proto=http'],
+      'x-real-ip': ['198.51.100.7'],
+    });
+  });
+
+  test('under Fastify with trust_proxy unset, Fastify\'s trustProxy decides whether X-Forwarded-For is appended to', async (t) => {
+    const { server, seen } = recorder();
+    const up = await listen(server);
+    const dir = tempDir();
+    writeTree(dir.path, { 'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${up.port}\n` });
+    const { default: Fastify } = await import('fastify');
+    const { default: hostmux } = await import('../src/fastify.ts');
+    const trusting = Fastify({ trustProxy: '127.0.0.1' });
+    const doubting = Fastify();
+    for (const fastify of [trusting, doubting]) await fastify.register(hostmux, { configDir: dir.path, logger: captureLogger() });
+    await trusting.listen({ port: 0, host: '127.0.0.1' });
+    await doubting.listen({ port: 0, host: '127.0.0.1' });
+    t.after(async () => {
+      await trusting.close();
+      await doubting.close();
+      await up.close();
+      dir.remove();
+    });
+    const bytes = 'GET / HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-For: 203.0.113.9\r\nX-Real-IP: 203.0.113.9\r\nConnection: close\r\n\r\n';
+    for (const fastify of [trusting, doubting]) {
+      const { port } = fastify.server.address() as net.AddressInfo;
+      assert.equal(statusOf(await rawRequestUntilClosed(port, bytes)), 200);
+    }
+    assert.deepEqual(forwardingHeaders(seen[0]!.rawHeaders), {
+      'x-forwarded-for': ['203.0.113.9, 127.0.0.1'],
+      'x-real-ip': ['203.0.113.9'],
+      'x-forwarded-host': ['app.test'],
+      'x-forwarded-proto': ['http'],
+    });
+    assert.deepEqual(forwardingHeaders(seen[1]!.rawHeaders), {
+      'x-forwarded-for': ['127.0.0.1'],
+      'x-forwarded-host': ['app.test'],
+      'x-forwarded-proto': ['http'],
+    });
+  });
+
+  test('OPTIONS * is answered 200 by hostmux (undici cannot send asterisk-form), never as OPTIONS / upstream', async (t) => {
+    const { server, seen } = recorder();
+    const proxy = await proxyTo(t, server, '', { prefix: '/app' });
+    const answer = await rawRequestUntilClosed(proxy.port, 'OPTIONS * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(answer), 200, answer);
+    assert.match(answer, /\r\ncontent-length: 0\r\n/i);
+    // `*` is a target for OPTIONS only.
+    const other = await rawRequestUntilClosed(proxy.port, 'GET * HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(other), 400, other);
+    const upgrade = await rawRequestUntilClosed(proxy.port, 'GET * HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.equal(statusOf(upgrade), 400, upgrade);
+    // The connection stays usable after OPTIONS *, and an ordinary request still goes upstream.
+    const both = await rawRequestUntilClosed(
+      proxy.port,
+      'OPTIONS * HTTP/1.1\r\nHost: app.test\r\n\r\nOPTIONS /x HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(both.match(/^HTTP\/1\.1 200 /gm)?.length, 2, both);
+    assert.deepEqual(seen.map((r) => `${r.method} ${r.url}`), ['OPTIONS /app/x']);
   });
 });
 
@@ -969,7 +1145,8 @@ describe('upgrades', () => {
     const req = await seen.promise;
     assert.equal(req.url, '/ws/chat?room=1');
     assert.equal(req.headers.host, 'app.test:8080');
-    assert.equal(req.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+    // An untrusted client's X-Forwarded-For is replaced, not appended to.
+    assert.equal(req.headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(req.headers['x-forwarded-host'], 'app.test:8080');
     assert.equal(req.headers['x-forwarded-proto'], 'http');
     assert.equal(req.headers.upgrade, 'websocket');

@@ -737,3 +737,38 @@ test('with trust proxy, X-Forwarded-Host wins over Forwarded: host=', async () =
     assert.equal((await siteFor(port, both)).site, 'back');
   });
 });
+
+test('with trust proxy, Forwarded is parsed as RFC 7239: quoted strings, escapes, any case, several elements and lines', async () => {
+  await withServer('trust-proxy', {}, async (port) => {
+    const siteOf = async (headers: string) => (await siteFor(port, get('front.test', { headers }))).site;
+    // A comma or semicolon inside a quoted string splits nothing.
+    assert.equal(await siteOf('Forwarded: for="1.2.3.4,5";host=back.test\r\n'), 'back');
+    assert.equal(await siteOf('Forwarded: for="x;host=front.test";host=back.test\r\n'), 'back');
+    // Parameter names in any case, a quoted host with a port, an escaped character.
+    assert.equal(await siteOf('Forwarded: For=192.0.2.1;HOST="Back.Test:8443"\r\n'), 'back');
+    assert.equal(await siteOf('Forwarded: host="back\\.test"\r\n'), 'back');
+    // The first element counts, across header lines: it has no host here, so Host routes.
+    assert.equal(await siteOf('Forwarded: host=back.test, host=front.test\r\n'), 'back');
+    assert.equal(await siteOf('Forwarded: host=back.test\r\nForwarded: host=front.test\r\n'), 'back');
+    assert.equal(await siteOf('Forwarded: for=192.0.2.1\r\nForwarded: host=back.test\r\n'), 'front');
+    // A malformed Forwarded is a 400, even when X-Forwarded-Host supplies the host; so is
+    // host named twice in the element that counts.
+    for (const headers of [
+      'Forwarded: for="1.2.3.4\r\n',
+      'Forwarded: host=back.test;\r\n',
+      'Forwarded: host=back.test,,for=a\r\n',
+      'Forwarded: host\r\n',
+      'Forwarded: host=back test\r\n',
+      'Forwarded: host=back.test;HOST=front.test\r\n',
+      'Forwarded: for="x\r\nX-Forwarded-Host: back.test\r\n',
+    ]) {
+      assert.equal(statusOf(await rawRequest(port, get('front.test', { headers }))), 400, headers);
+    }
+    // host twice in a later element does not decide the route.
+    assert.equal(await siteOf('Forwarded: host=back.test, host=a;host=b\r\n'), 'back');
+  });
+  // Without trust, Forwarded is not read at all, malformed or not.
+  await withServer('trust-proxy', { trustProxy: false }, async (port) => {
+    assert.equal((await siteFor(port, get('front.test', { headers: 'Forwarded: for="1.2.3.4\r\n' }))).site, 'front');
+  });
+});

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import parseForwarded from 'forwarded-parse';
 import { normalizeHost } from './hostname.js';
 
 /**
@@ -45,29 +46,75 @@ export function absoluteAuthority(url: string): string | undefined {
   return url.slice(start, end);
 }
 
-/** The host of a `Forwarded` header's first element (RFC 7239), or undefined. */
-function forwardedHost(value: string): string | undefined {
-  const first = value.split(',', 1)[0]!;
-  for (const pair of first.split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq !== -1 && pair.slice(0, eq).trim().toLowerCase() === 'host') {
-      const host = pair.slice(eq + 1).trim();
-      return host.startsWith('"') && host.endsWith('"') && host.length >= 2 ? host.slice(1, -1) : host;
-    }
+/** `forwardedHost` result for a `Forwarded` header that must be answered 400. */
+export const MALFORMED_FORWARDED = null;
+
+/**
+ * The `host=` of a `Forwarded` header's first element (RFC 7239), unescaped;
+ * undefined when that element has none; `MALFORMED_FORWARDED` when the
+ * header does not parse or that element names `host` twice. Several header
+ * lines arrive joined with `, `, as one list. forwarded-parse does the
+ * grammar: quoted strings (with `,` `;` and escapes inside), case-insensitive
+ * parameter names, several elements.
+ */
+export function forwardedHost(value: string): string | undefined | typeof MALFORMED_FORWARDED {
+  let elements: Record<string, string>[];
+  try {
+    elements = parseForwarded(value);
+  } catch {
+    return MALFORMED_FORWARDED;
   }
-  return undefined;
+  const host = elements[0]?.host;
+  return host !== undefined && namesHostTwice(value) ? MALFORMED_FORWARDED : host;
 }
 
-/** The host a trusted proxy forwarded: first X-Forwarded-Host value, else Forwarded host=. */
-function trustedForwardedHost(req: AnyRequest): string | undefined {
+/**
+ * Whether the first element of a `Forwarded` value that already parsed
+ * names `host` more than once (forwarded-parse keeps the last silently,
+ * where another reader may take the first).
+ */
+function namesHostTwice(value: string): boolean {
+  let seen = false;
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted) {
+      if (c === 92 /* \\ */) i++;
+      else if (c === 34 /* " */) quoted = false;
+    } else if (c === 34) {
+      quoted = true;
+    } else if (c === 44 /* , */) {
+      break;
+    } else if (c === 59 /* ; */) {
+      start = i + 1;
+    } else if (c === 61 /* = */) {
+      if (value.slice(start, i).trim().toLowerCase() === 'host') {
+        if (seen) return true;
+        seen = true;
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * The host a trusted proxy forwarded: the first X-Forwarded-Host value, else
+ * the first `Forwarded` element's `host=`. A malformed `Forwarded` is
+ * refused even when X-Forwarded-Host supplies the host, since a proxy site
+ * passes it on.
+ */
+function trustedForwardedHost(req: AnyRequest): string | undefined | typeof MALFORMED_FORWARDED {
+  const forwarded = req.headers.forwarded;
+  const fromForwarded = typeof forwarded === 'string' ? forwardedHost(forwarded) : undefined;
+  if (fromForwarded === MALFORMED_FORWARDED) return MALFORMED_FORWARDED;
   const xfh = req.headers['x-forwarded-host'];
   if (typeof xfh === 'string') {
     // The first value, without splitting the list: this runs per request.
     const comma = xfh.indexOf(',');
     return (comma === -1 ? xfh : xfh.slice(0, comma)).trim();
   }
-  const forwarded = req.headers.forwarded;
-  return typeof forwarded === 'string' ? forwardedHost(forwarded) : undefined;
+  return fromForwarded;
 }
 
 /**
@@ -112,7 +159,11 @@ export function requestHost(req: AnyRequest, trustProxy: boolean, forwarded?: st
     }
   }
   if (trustProxy) {
-    forwarded ??= trustedForwardedHost(req);
+    if (forwarded === undefined) {
+      const chosen = trustedForwardedHost(req);
+      if (chosen === MALFORMED_FORWARDED) return INVALID_HOST;
+      forwarded = chosen;
+    }
     if (forwarded !== undefined) {
       const normal = normalizeHost(forwarded);
       if (normal === undefined) return INVALID_HOST;

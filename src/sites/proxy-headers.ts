@@ -1,5 +1,5 @@
 import { FRAMEWORK_TRUSTED } from '../internal.js';
-import { absoluteAuthority, type AnyRequest } from '../routing/request-host.js';
+import { absoluteAuthority, forwardedHost as forwardedHostOf, MALFORMED_FORWARDED, type AnyRequest } from '../routing/request-host.js';
 
 /**
  * Hop-by-hop headers (RFC 9110 7.6.1) and the proxy ones nginx also drops:
@@ -48,10 +48,25 @@ export function receivedAuthority(req: AnyRequest): string | undefined {
 
 /** How a site rewrites what it forwards. */
 export interface Forwarding {
-  /** `trust_proxy`: a received X-Forwarded-Host / X-Forwarded-Proto is kept. */
+  /** `trust_proxy`: the sender's forwarding headers are kept (and extended). */
   readonly trustProxy: boolean;
   /** `proxy_host = upstream`: the upstream's host:port; undefined to preserve the client's. */
   readonly upstreamHost: string | undefined;
+}
+
+/** What must be escaped inside a quoted string. */
+const QUOTED_SPECIALS = /["\\]/g;
+
+/**
+ * This hop's `Forwarded` element (RFC 7239 §4): the client's address (an IPv6
+ * one bracketed and quoted), the host it asked for (quoted: it has a port),
+ * the scheme of its connection.
+ */
+function forwardedElement(client: string | undefined, host: string | undefined, proto: string): string {
+  let element = client === undefined ? 'for=unknown' : client.includes(':') ? `for="[${client}]"` : `for=${client}`;
+  // The host was validated before routing; escaping keeps the quoted string whole regardless.
+  if (host !== undefined) element += `;host="${host.replace(QUOTED_SPECIALS, '\\$&')}"`;
+  return `${element};proto=${proto}`;
 }
 
 /**
@@ -61,6 +76,13 @@ export interface Forwarding {
  * set. `Expect` is dropped because Node already answered `100 Continue`.
  * Cookie crumbs (HTTP/2 sends one field per cookie) become one header, as
  * HTTP/1.1 requires.
+ *
+ * Forwarding headers from a sender that is not trusted (`X-Forwarded-*`,
+ * `Forwarded`, `X-Real-IP`) never reach the upstream: hostmux sets
+ * X-Forwarded-For to the client's address alone, X-Forwarded-Host and
+ * -Proto to what the client asked for. From a trusted sender they are kept:
+ * X-Forwarded-For and `Forwarded` get this hop appended, a received
+ * X-Forwarded-Host / -Proto wins over hostmux's own value.
  *
  * @param upgrade - true for a tunnelled upgrade: `Upgrade` is kept and
  * `Connection: Upgrade` added, since they are the point of the request
@@ -76,6 +98,7 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
   let forwardedFor: string | undefined;
   let forwardedHost: string | undefined;
   let forwardedProto: string | undefined;
+  let forwarded: string | undefined;
   let cookie: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -94,7 +117,7 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
         cookie = cookie === undefined ? value : `${cookie}; ${value}`;
         continue;
       case 'x-forwarded-for':
-        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        if (trusted) forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         continue;
       case 'x-forwarded-host':
         if (trusted) forwardedHost = forwardedHost === undefined ? value : `${forwardedHost}, ${value}`;
@@ -102,6 +125,15 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
       case 'x-forwarded-proto':
         if (trusted) forwardedProto = forwardedProto === undefined ? value : `${forwardedProto}, ${value}`;
         continue;
+      case 'forwarded':
+        if (trusted) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+        continue;
+      case 'x-real-ip':
+        if (trusted) break;
+        continue;
+      default:
+        // X-Forwarded-Port, -Prefix, -Ssl…: a client's claims, unless a trusted proxy made them.
+        if (!trusted && lower.startsWith('x-forwarded-')) continue;
     }
     out.push(name, value);
   }
@@ -110,10 +142,16 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
   const client = req.socket?.remoteAddress;
   forwardedFor = forwardedFor === undefined ? client : client === undefined ? forwardedFor : `${forwardedFor}, ${client}`;
   if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
+  const scheme = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http';
   forwardedHost ??= received;
   if (forwardedHost !== undefined) out.push('X-Forwarded-Host', forwardedHost);
-  forwardedProto ??= (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http';
-  out.push('X-Forwarded-Proto', forwardedProto);
+  out.push('X-Forwarded-Proto', forwardedProto ?? scheme);
+  // A trusted Forwarded list goes on with this hop appended. Under trust_proxy, routing
+  // refused a malformed one (400); one only a host framework trusted is checked here,
+  // and dropped rather than extended into garbage.
+  if (forwarded !== undefined && (forwarding.trustProxy || forwardedHostOf(forwarded) !== MALFORMED_FORWARDED)) {
+    out.push('Forwarded', `${forwarded}, ${forwardedElement(client, received, scheme)}`);
+  }
   return out;
 }
 

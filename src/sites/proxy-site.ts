@@ -98,6 +98,7 @@ export class ProxySite implements Site {
   }
 
   handle(req: AnyRequest, res: AnyResponse): void {
+    if (req.url === '*') return answerAsterisk(req, res);
     if (this.#pool === undefined && undici === undefined) {
       void loadUndici().then((failure) => {
         if (failure !== undefined) sendStatus(res, 503);
@@ -194,6 +195,7 @@ export class ProxySite implements Site {
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (req.url === '*') return rejectUpgrade(socket, 400);
     if (this.#closing !== undefined) return rejectUpgrade(socket, 503);
     const headers = upstreamRequestHeaders(req, this.#forwarding, true);
     let requestHead = `${req.method ?? 'GET'} ${this.#path(req)} HTTP/1.1\r\n`;
@@ -248,6 +250,20 @@ export class ProxySite implements Site {
       bodyTimeout: timeout,
     });
   }
+}
+
+/**
+ * A request for `*` (asterisk-form) is answered here: undici sends only
+ * targets that start with `/`, and `OPTIONS /` would ask the upstream's
+ * root resource something else. `OPTIONS *` gets `200` with no content, as
+ * Go's (and so Caddy's) server answers it; `*` is a target for OPTIONS
+ * only, so any other method gets `400`.
+ */
+function answerAsterisk(req: AnyRequest, res: AnyResponse): void {
+  if (req.method !== 'OPTIONS') return sendStatus(res, 400);
+  res.statusCode = 200;
+  res.setHeader('content-length', '0');
+  res.end();
 }
 
 function hasHeader(raw: readonly string[], lower: string): boolean {
