@@ -2,7 +2,7 @@
 // on temporary configuration trees: every subcommand, every exit code, and
 // serve's workers, signals, drain, reload, watch and pid file.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, lstatSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -819,4 +819,23 @@ test("serve's server: every response shares one 'close' listener, with no wrappe
   assert.equal(seen[1]!.length, 1);
   assert.equal(seen[0]![0], seen[1]![0], 'one function for every response');
   assert.ok(!('listener' in seen[0]![0]!), "not once()'s wrapper");
+});
+
+test('serve --workers 2: SIGHUP with a FIFO named like a site file is refused without reading it; every worker keeps answering', async (t) => {
+  const dir = tree(t);
+  const server = await serve(t, ['-c', dir, '--workers', '2']);
+  const fifo = join(dir, 'sites-enabled', 'zz-pipe.ini');
+  execFileSync('mkfifo', [fifo]);
+  let mark = server.log().length;
+  server.child.kill('SIGHUP');
+  await server.waitFor(/reload failed, the previous configuration keeps serving: .*\n.*sites-enabled\/zz-pipe\.ini: is a FIFO, not a file/, mark);
+  // Fresh connections reach both workers: neither is held by the FIFO.
+  const pids = new Set<number>();
+  for (let i = 0; i < 12 && pids.size < 2; i++) pids.add(await pidFor(server.port, 'alpha.test'));
+  assert.equal(pids.size, 2, 'both workers answer');
+  // The reloads are not stuck either: once the FIFO is gone, the next one goes through.
+  rmSync(fifo);
+  mark = server.log().length;
+  server.child.kill('SIGHUP');
+  await server.waitFor(/configuration reloaded in 2 of 2 workers: 1 kept/, mark);
 });
