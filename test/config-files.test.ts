@@ -19,15 +19,16 @@ function setup(t: TestContext, files: Record<string, string | { link: string }> 
 }
 
 /**
- * Makes a FIFO at `path`, and a writer that opens it and closes it at once.
- * A reader that opens the FIFO without O_NONBLOCK waits for that writer,
- * then reads nothing: so a reader that would hang gets an empty file instead,
- * and the test fails on its assertion rather than hanging.
+ * Makes a FIFO at `path`, and a writer that opens it and closes it, again
+ * and again. A reader that opens the FIFO without O_NONBLOCK (as the code
+ * before this fix did) gets that writer, then reads nothing: so what would
+ * hang reads an empty file instead, and the test fails on its assertion
+ * rather than hanging.
  */
 function fifo(t: TestContext, path: string): void {
   execFileSync('mkfifo', [path]);
-  const writer = spawn('sh', ['-c', ': > "$1"', 'sh', path], { stdio: 'ignore' });
-  // The fixed reader may never open the FIFO at the moment the writer does: the writer then waits for good.
+  // Each open for writing waits for a reader: the loop does not spin.
+  const writer = spawn('sh', ['-c', 'while :; do : > "$1"; done', 'sh', path], { stdio: 'ignore' });
   t.after(() => void writer.kill('SIGKILL'));
 }
 
@@ -112,7 +113,7 @@ test('reload: a FIFO in sites-enabled is rejected; the old configuration keeps a
   assert.deepEqual(app.sites.map((site) => site.name), ['ok']);
 });
 
-test('a handler module that is a FIFO makes its site answer 503; a reload is not held by it', { timeout: 30_000 }, async (t) => {
+test('a handler module that is a FIFO makes its site answer 503; a reload is not held by it', async (t) => {
   const dir = setup(t, { 'sites/pipe.mjs': APP, 'sites-enabled/pipe.ini': '[site]\ndomains = pipe.test\nhandler = ../sites/pipe.mjs\n' });
   const logger = captureLogger();
   const app = createApplication(dir, { logger });
@@ -123,7 +124,7 @@ test('a handler module that is a FIFO makes its site answer 503; a reload is not
 
   // The loaded module's file becomes a FIFO: the reload compares it without reading it, and replaces the site.
   rmSync(join(dir, 'sites', 'pipe.mjs'));
-  execFileSync('mkfifo', [join(dir, 'sites', 'pipe.mjs')]);
+  fifo(t, join(dir, 'sites', 'pipe.mjs'));
   assert.deepEqual(await app.reload(), { added: [], removed: [], reloaded: ['pipe'], kept: ['ok'] });
   assert.equal((await request(server.port, { host: 'pipe.test' })).status, 503);
   assert.equal((await request(server.port, { host: 'ok.test' })).body, 'ok');
