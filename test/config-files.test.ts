@@ -133,3 +133,19 @@ test('a handler module that is a FIFO makes its site answer 503; a reload is not
     JSON.stringify(logger.records.map((r) => r.msg)),
   );
 });
+
+test('a reload lets requests in: one sent once a reload has started is answered before the reload ends', async (t) => {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < 2000; i++) files[`sites-enabled/s${i}.ini`] = `[site]\ndomains = s${i}.test\nhandler = ../sites/ok.mjs\n`;
+  const dir = setup(t, files);
+  const app = createApplication(dir, { logger: captureLogger() });
+  t.after(() => app.close());
+  const server = await listen(app);
+  t.after(server.close);
+
+  const order: string[] = [];
+  const reloading = app.reload().then(() => order.push('reloaded'));
+  const answered = request(server.port, { host: 's1999.test' }).then((reply) => order.push(`answered ${reply.status}`));
+  await Promise.all([reloading, answered]);
+  assert.deepEqual(order, ['answered 200', 'reloaded']);
+});
