@@ -78,13 +78,18 @@ test('createApplication: a device or a directory where a site file should be is 
   ]);
 });
 
-test('createApplication: a site file over 1 MiB is a problem, not parsed', (t) => {
+test('createApplication: a site file or hostmux.conf over 1 MiB is a problem, not parsed', (t) => {
   const dir = setup(t);
   // A valid site, padded with comments to 3 MiB.
   const padding = '; padding\n'.repeat((3 * 1024 * 1024) / 10);
   writeFileSync(join(dir, 'sites-enabled', 'big.ini'), `[site]\ndomains = big.test\nhandler = ../sites/ok.mjs\n${padding}`.slice(0, 3 * 1024 * 1024));
   assert.deepEqual(problemsOf(thrown(() => createApplication(dir, { logger: captureLogger() }))), [
-    ['sites-enabled/big.ini', 'is 3145728 bytes; a configuration file is limited to 1 MiB (1048576 bytes)'],
+    ['sites-enabled/big.ini', 'is 3 MiB; site files are limited to 1 MiB'],
+  ]);
+  // hostmux.conf and logging.ini have the same limit; just over it is said in bytes.
+  const conf = setup(t, { 'hostmux.conf': `[server]\n${';'.repeat(1024 * 1024 - 9)}\n` });
+  assert.deepEqual(problemsOf(thrown(() => createApplication(conf, { logger: captureLogger() }))), [
+    ['hostmux.conf', 'is 1048577 bytes; hostmux.conf is limited to 1 MiB'],
   ]);
   // 1 MiB exactly is still read.
   writeFileSync(join(dir, 'sites-enabled', 'big.ini'), `[site]\ndomains = big.test\nhandler = ../sites/ok.mjs\n${padding}`.slice(0, 1024 * 1024));

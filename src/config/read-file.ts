@@ -25,8 +25,19 @@ export function notAFile(stats: Stats): string | undefined {
   return 'is not a regular file';
 }
 
-function tooLarge(bytes: number, orMore: boolean): string {
-  return `is ${bytes}${orMore ? ' or more' : ''} bytes; a configuration file is limited to 1 MiB (${MAX_CONFIG_FILE_BYTES} bytes)`;
+/** Which files a size problem is about, as its message says it: `site files are`. */
+export type LimitedFiles = 'site files are' | 'hostmux.conf is' | 'logging.ini is';
+
+const MIB = 1024 * 1024;
+
+/** `3 MiB`, `3.2 MiB`; in bytes just over the limit, where MiB would round to it. */
+function sizeOf(bytes: number): string {
+  const mib = (bytes / MIB).toFixed(1).replace(/\.0$/, '');
+  return mib === '1' ? `${bytes} bytes` : `${mib} MiB`;
+}
+
+function tooLarge(bytes: number, orMore: boolean, files: LimitedFiles): string {
+  return `is ${orMore ? 'over 1 MiB' : sizeOf(bytes)}; ${files} limited to 1 MiB`;
 }
 
 /** Why a path that should be a file cannot be opened, in words an operator acts on. */
@@ -88,9 +99,9 @@ function* withFile<R>(path: string, use: (fd: number, stats: Stats) => Steps<R>)
  * Reads a configuration file as UTF-8 (a byte order mark dropped), at most
  * MAX_CONFIG_FILE_BYTES of it: a larger file is a problem, not read whole.
  */
-export function* readConfigText(path: string): Steps<FileText> {
+export function* readConfigText(path: string, files: LimitedFiles): Steps<FileText> {
   return yield* withFile(path, function* (fd, stats): Steps<FileText> {
-    if (stats.size > MAX_CONFIG_FILE_BYTES) return { problem: tooLarge(stats.size, false), absent: false };
+    if (stats.size > MAX_CONFIG_FILE_BYTES) return { problem: tooLarge(stats.size, false, files), absent: false };
     // One byte more than fstat says, to see a file that grew since.
     let buffer = Buffer.allocUnsafe(stats.size + 1);
     let length = 0;
@@ -101,7 +112,7 @@ export function* readConfigText(path: string): Steps<FileText> {
       // A regular file reads short only at its end: no second read to see 0.
       if (read < wanted) break;
       if (length === buffer.length) {
-        if (length > MAX_CONFIG_FILE_BYTES) return { problem: tooLarge(length, true), absent: false };
+        if (length > MAX_CONFIG_FILE_BYTES) return { problem: tooLarge(length, true, files), absent: false };
         const larger = Buffer.allocUnsafe(Math.min(length * 2, MAX_CONFIG_FILE_BYTES + 1));
         buffer.copy(larger);
         buffer = larger;
@@ -114,8 +125,13 @@ export function* readConfigText(path: string): Steps<FileText> {
 }
 
 /** Reads a configuration file; a failure becomes a problem and `undefined`. */
-export function* readConfigFileSteps(path: string, file: string, problems: ConfigProblem[]): Steps<string | undefined> {
-  const read = yield* readConfigText(path);
+export function* readConfigFileSteps(
+  path: string,
+  file: string,
+  problems: ConfigProblem[],
+  files: LimitedFiles = 'site files are',
+): Steps<string | undefined> {
+  const read = yield* readConfigText(path, files);
   if (read.problem !== undefined) problems.push({ file, message: read.problem });
   return read.text;
 }

@@ -38,7 +38,7 @@ export function parseBoolean(value: string): boolean | undefined {
 
 /** Reads hostmux.conf; the file is optional, and a missing one means the defaults. */
 export function* readServerSettingsSteps(configDir: string, problems: ConfigProblem[]): Steps<ServerSettings> {
-  const read = yield* readConfigText(join(configDir, SERVER_FILE));
+  const read = yield* readConfigText(join(configDir, SERVER_FILE), 'hostmux.conf is');
   // Absent means the defaults; a dangling symlink (or a FIFO, …) is a mistake to report.
   if (read.problem !== undefined) {
     if (!read.absent) problems.push({ file: SERVER_FILE, message: read.problem });

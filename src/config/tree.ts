@@ -45,7 +45,7 @@ export function* readTreeSteps(configDir: string, problems: ConfigProblem[]): St
   const found = yield* discoverSiteFiles(configDir, server.sites, problems);
   for (let start = 0; start < found.length; start += SITE_BATCH) {
     const batch = found.slice(start, start + SITE_BATCH);
-    const texts = yield* each(batch, FILE_CONCURRENCY, ({ realPath }) => readConfigText(realPath));
+    const texts = yield* each(batch, FILE_CONCURRENCY, ({ realPath }) => readConfigText(realPath, 'site files are'));
     for (const [i, { file, realPath }] of batch.entries()) {
       yield* checkpoint();
       const { text, problem } = texts[i]!;

@@ -48,7 +48,7 @@ const HANDLER_KEYS: ReadonlySet<string> = new Set(['destination', 'format']);
  * cannot be read. Destinations are checked later, when they are opened.
  */
 export function* readLoggingConfigSteps(configDir: string, file: string, problems: ConfigProblem[]): Steps<LoggingConfig | undefined> {
-  const text = yield* readConfigFileSteps(resolve(configDir, file), file, problems);
+  const text = yield* readConfigFileSteps(resolve(configDir, file), file, problems, 'logging.ini is');
   return text === undefined ? undefined : parseLoggingConfig(text, configDir, file, problems);
 }
 
