@@ -2,12 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { byteOrder } from './config/discover.js';
-import { readTree, type ConfigTree, type TreeSite } from './config/tree.js';
+import { checkpoint, runAsync, runSync, type Steps } from './config/steps.js';
+import { readTreeSteps, type ConfigTree, type TreeSite } from './config/tree.js';
 import { describeError, loggableError } from './describe-error.js';
 import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
 import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
-import { loadLogging, type Logging } from './logging/index.js';
+import { readLoggingConfigSteps } from './logging/config.js';
+import { openLogging, type Logging } from './logging/index.js';
+import { mapLimited } from './map-limited.js';
 import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
@@ -205,31 +208,15 @@ async function keeps(entry: Entry | undefined, file: TreeSite, trustChanged: boo
   return !(entry.site instanceof ModuleSite) || (await entry.site.handlerUnchanged());
 }
 
-/**
- * `fn` over `items`, at most `limit` at a time: 10,000 sites must not open
- * 10,000 files at once (EMFILE under an ordinary descriptor limit).
- */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 /** How many site modules or handler files are read at once. */
 const FILE_CONCURRENCY = 64;
 
 /**
  * Builds a configuration from a tree; `reuse` gives the entry a reload
  * keeps for a site. Throws ConfigError with every problem of the tree.
+ * Steps, so that a reload lets requests in between sites.
  */
-function build(
+function* build(
   configDir: string,
   tree: ConfigTree,
   logging: Logging,
@@ -237,11 +224,12 @@ function build(
   problems: ConfigProblem[],
   reuse: (file: TreeSite) => Entry | undefined,
   fresh: boolean,
-): State {
+): Steps<State> {
   const trustProxy = trustOf(options, tree);
   const routes: SiteRoutes<Endpoint>[] = [];
   const entries: Entry[] = [];
   for (const file of tree.sites) {
+    yield* checkpoint();
     const entry = reuse(file) ?? {
       site: createSite(file, configDir, logging, trustProxy ?? false, fresh),
       sourceDigest: file.sourceDigest,
@@ -257,7 +245,7 @@ function build(
       ownerFor: (exact) => ({ entry, exact, info: undefined }),
     });
   }
-  const table = buildRoutingTable(routes, problems);
+  const table = yield* buildRoutingTable(routes, problems);
   const defaultName = tree.server.defaultSite;
   const fromFile = entries.find((entry) => entry.site.name === defaultName);
   if (defaultName !== undefined && fromFile === undefined) {
@@ -284,9 +272,11 @@ function trustOf(options: ApplicationOptions, tree: ConfigTree): boolean | undef
 }
 
 /** Reads the tree and its logging configuration; problems go onto `problems`. */
-function read(configDir: string, options: ApplicationOptions, problems: ConfigProblem[]) {
-  const tree = readTree(configDir, problems);
-  const logging = loadLogging(configDir, tree.server.logging, options.logger, problems);
+function* read(configDir: string, options: ApplicationOptions, problems: ConfigProblem[]): Steps<{ tree: ConfigTree; logging: Logging }> {
+  const tree = yield* readTreeSteps(configDir, problems);
+  const file = tree.server.logging;
+  const config = file === undefined ? undefined : yield* readLoggingConfigSteps(configDir, file, problems);
+  const logging = openLogging(file, config, options.logger, problems);
   return { tree, logging };
 }
 
@@ -455,11 +445,12 @@ export function createApplication(configDir: string, options: ApplicationOptions
   checkOptions(options);
   const dir = resolve(configDir);
   const problems: ConfigProblem[] = [];
-  const first = read(dir, options, problems);
+  // The first read is synchronous (createApplication returns the handler); a reload's is not.
+  const first = runSync(read(dir, options, problems));
   let latestTree = first.tree;
   let state: State;
   try {
-    state = build(dir, first.tree, first.logging, options, problems, () => undefined, false);
+    state = runSync(build(dir, first.tree, first.logging, options, problems, () => undefined, false));
   } catch (err) {
     void first.logging.close();
     throw err;
@@ -498,7 +489,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
 
   const swap = async (): Promise<ReloadResult> => {
     const problems: ConfigProblem[] = [];
-    const next = read(dir, options, problems);
+    const next = await runAsync(read(dir, options, problems));
     latestTree = next.tree;
     const old = state;
     const sameLogging = next.logging.fingerprint === old.logging.fingerprint;
@@ -519,7 +510,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
       return entry !== undefined && kept.has(entry) ? entry : undefined;
     };
     try {
-      state = build(dir, next.tree, logging, options, problems, keptFor, true);
+      state = await runAsync(build(dir, next.tree, logging, options, problems, keptFor, true));
     } finally {
       if (state === old || sameLogging) {
         void next.logging.close();

@@ -2,9 +2,9 @@
 // on temporary configuration trees: every subcommand, every exit code, and
 // serve's workers, signals, drain, reload, watch and pid file.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, lstatSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -838,4 +838,153 @@ test("serve's server: every response shares one 'close' listener, with no wrappe
   assert.equal(seen[1]!.length, 1);
   assert.equal(seen[0]![0], seen[1]![0], 'one function for every response');
   assert.ok(!('listener' in seen[0]![0]!), "not once()'s wrapper");
+});
+
+test('serve --workers 2: SIGHUP with a FIFO named like a site file is refused without reading it; every worker keeps answering', async (t) => {
+  const dir = tree(t);
+  const server = await serve(t, ['-c', dir, '--workers', '2']);
+  const fifo = join(dir, 'sites-enabled', 'zz-pipe.ini');
+  execFileSync('mkfifo', [fifo]);
+  let mark = server.log().length;
+  server.child.kill('SIGHUP');
+  await server.waitFor(/reload failed, the previous configuration keeps serving: .*\n.*sites-enabled\/zz-pipe\.ini: is a FIFO, not a file/, mark);
+  // Fresh connections reach both workers: neither is held by the FIFO.
+  const pids = new Set<number>();
+  for (let i = 0; i < 12 && pids.size < 2; i++) pids.add(await pidFor(server.port, 'alpha.test'));
+  assert.equal(pids.size, 2, 'both workers answer');
+  // The reloads are not stuck either: once the FIFO is gone, the next one goes through.
+  rmSync(fifo);
+  mark = server.log().length;
+  server.child.kill('SIGHUP');
+  await server.waitFor(/configuration reloaded in 2 of 2 workers: 1 kept/, mark);
+});
+
+/** A config tree at `dir` whose enabled sites are `names`, each claiming NAME.test, all sharing one module. */
+function siteTree(dir: string, names: readonly string[]): string {
+  const files: Record<string, string | { link: string }> = { 'sites/app.mjs': APP };
+  for (const name of names) {
+    files[`sites-available/${name}.ini`] = `[site]\ndomains = ${name}.test\nhandler = ../sites/app.mjs\n`;
+    files[`sites-enabled/${name}.ini`] = { link: `../sites-available/${name}.ini` };
+  }
+  return writeTree(dir, files);
+}
+
+/** The inodes process `pid` watches (Linux: its inotify descriptors' fdinfo). */
+function watchedInodes(pid: number): Set<number> {
+  const inodes = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== 'anon_inode:inotify') continue;
+    for (const [, ino] of readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').matchAll(/\bino:([0-9a-f]+)/g)) inodes.add(parseInt(ino!, 16));
+  }
+  return inodes;
+}
+
+/** Resolves once `ok()` holds; a bound only against a hang. */
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !ok(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(ok(), what);
+}
+
+/** Which sites of `names` answer (200) through the server. */
+async function answering(port: number, names: readonly string[]): Promise<string[]> {
+  const statuses = await Promise.all(names.map((name) => request(port, { host: `${name}.test` }).then((r) => r.status)));
+  return names.filter((_name, i) => statuses[i] === 200);
+}
+
+const ALL = ['alpha', 'beta', 'delta', 'omega'];
+
+test('serve --watch follows --config through an mv swap and an rm -rf and restore; the old tree is no longer watched', async (t) => {
+  const base = tempDir('hostmux-swap-');
+  t.after(base.remove);
+  const etc = siteTree(join(base.path, 'etc'), ['alpha']);
+  const server = await serve(t, ['-c', etc, '--workers', '1', '--watch']);
+  const pid = server.child.pid!;
+  assert.deepEqual(await answering(server.port, ALL), ['alpha']);
+
+  // The usual deploy swap: the new tree is built beside the old one, then renamed into place.
+  siteTree(join(base.path, 'etc.new'), ['alpha', 'beta']);
+  let mark = server.log().length;
+  renameSync(etc, join(base.path, 'etc.old'));
+  renameSync(join(base.path, 'etc.new'), etc);
+  await server.waitFor(/configuration reloaded: added beta; 1 kept/, mark);
+  assert.deepEqual(await answering(server.port, ALL), ['alpha', 'beta']);
+  const old = statSync(join(base.path, 'etc.old', 'sites-enabled')).ino;
+  await until('the old tree is no longer watched', () => !watchedInodes(pid).has(old));
+  assert.ok(watchedInodes(pid).has(statSync(join(etc, 'sites-enabled')).ino), 'the new tree is');
+
+  // Removed, then restored from elsewhere.
+  siteTree(join(base.path, 'backup'), ['alpha', 'delta']);
+  mark = server.log().length;
+  rmSync(etc, { recursive: true });
+  renameSync(join(base.path, 'backup'), etc);
+  await server.waitFor(/configuration reloaded: added delta; removed beta; 1 kept/, mark);
+  assert.deepEqual(await answering(server.port, ALL), ['alpha', 'delta']);
+});
+
+test('serve --watch follows a symlinked --config flipped with ln -sfn and mv -T, and with a SIGHUP at the same time', async (t) => {
+  const base = tempDir('hostmux-flip-');
+  t.after(base.remove);
+  siteTree(join(base.path, 'releases', 'v1'), ['alpha']);
+  siteTree(join(base.path, 'releases', 'v2'), ['alpha', 'beta']);
+  siteTree(join(base.path, 'releases', 'v3'), ['alpha', 'delta']);
+  siteTree(join(base.path, 'releases', 'v4'), ['omega']);
+  const current = join(base.path, 'current');
+  symlinkSync('releases/v1', current);
+  const server = await serve(t, ['-c', current, '--workers', '1', '--watch']);
+  const pid = server.child.pid!;
+  const enabled = (release: string) => statSync(join(base.path, 'releases', release, 'sites-enabled')).ino;
+
+  let mark = server.log().length;
+  execFileSync('ln', ['-sfn', 'releases/v2', current]);
+  await server.waitFor(/configuration reloaded: added beta; 1 kept/, mark);
+  assert.deepEqual(await answering(server.port, ALL), ['alpha', 'beta']);
+  await until('v1 is no longer watched', () => !watchedInodes(pid).has(enabled('v1')));
+
+  mark = server.log().length;
+  symlinkSync('releases/v3', join(base.path, 'current.tmp'));
+  execFileSync('mv', ['-T', join(base.path, 'current.tmp'), current]);
+  await server.waitFor(/configuration reloaded: added delta; removed beta; 1 kept/, mark);
+  assert.deepEqual(await answering(server.port, ALL), ['alpha', 'delta']);
+  await until('v2 is no longer watched', () => !watchedInodes(pid).has(enabled('v2')));
+
+  // A flip and a SIGHUP at once: whichever reload comes first, the watch ends up on v4 alone.
+  mark = server.log().length;
+  execFileSync('ln', ['-sfn', 'releases/v4', current]);
+  server.child.kill('SIGHUP');
+  await server.waitFor(/configuration reloaded: added omega; removed alpha, delta; 0 kept/, mark);
+  assert.deepEqual(await answering(server.port, ALL), ['omega']);
+  await until('only v4 is watched', () => {
+    const watched = watchedInodes(pid);
+    return watched.has(enabled('v4')) && !watched.has(enabled('v3'));
+  });
+});
+
+test("serve --watch follows a Kubernetes ConfigMap update: a new timestamped dir, renamed over '..data'", async (t) => {
+  const base = tempDir('hostmux-configmap-');
+  t.after(base.remove);
+  const volume = join(base.path, 'config');
+  // What the kubelet writes: the data in a timestamped dir, reached through `..data`.
+  siteTree(join(volume, '..2026_12_01_10_00_00.1'), ['alpha']);
+  symlinkSync('..2026_12_01_10_00_00.1', join(volume, '..data'));
+  for (const name of ['sites', 'sites-available', 'sites-enabled']) symlinkSync(`..data/${name}`, join(volume, name));
+  const server = await serve(t, ['-c', volume, '--workers', '1', '--watch']);
+  const pid = server.child.pid!;
+  assert.deepEqual(await answering(server.port, ALL), ['alpha']);
+
+  // The update: a new timestamped dir, a `..data_tmp` link to it renamed over `..data`, the old dir removed.
+  siteTree(join(volume, '..2026_12_01_10_05_00.2'), ['alpha', 'beta']);
+  const oldEnabled = statSync(join(volume, '..2026_12_01_10_00_00.1', 'sites-enabled')).ino;
+  const mark = server.log().length;
+  symlinkSync('..2026_12_01_10_05_00.2', join(volume, '..data_tmp'));
+  renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
+  await server.waitFor(/configuration reloaded: added beta; 1 kept/, mark);
+  assert.deepEqual(await answering(server.port, ALL), ['alpha', 'beta']);
+  await until('the old timestamped dir is no longer watched', () => !watchedInodes(pid).has(oldEnabled));
+  rmSync(join(volume, '..2026_12_01_10_00_00.1'), { recursive: true });
 });

@@ -125,8 +125,8 @@ describe('configuration errors, one at a time', () => {
     ['an unknown section in hostmux.conf', 'unknown-server-section', [
       { file: 'hostmux.conf', section: 'listen', message: 'unknown section' },
     ]],
-    ['an unreadable site file (a directory named broken.ini)', 'unreadable-site-file', [
-      { file: 'sites-enabled/broken.ini', message: 'cannot read' },
+    ['a directory where a site file should be (named broken.ini)', 'unreadable-site-file', [
+      { file: 'sites-enabled/broken.ini', message: 'is a directory, not a file' },
     ]],
     ['an unset ${VAR} without a default', 'unset-variable', [
       { file: 'sites-enabled/blog.ini', section: 'database', key: 'url', line: 6, message: 'environment variable HOSTMUX_TEST_NEVER_SET is not set' },

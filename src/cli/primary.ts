@@ -78,7 +78,8 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     };
 
     // Installed before the first await: SIGHUP's default action would end the process.
-    process.on('SIGHUP', () => void reload());
+    // The tree may have moved (a swapped --config): the watch follows what the reload read.
+    process.on('SIGHUP', () => void reload().then(() => watcher?.rearm()));
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
 

@@ -51,7 +51,8 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
     };
 
     // Installed before the first await: SIGHUP's default action would end the process.
-    process.on('SIGHUP', () => void (stopping || reload()));
+    // The tree may have moved (a swapped --config): the watch follows what the reload read.
+    process.on('SIGHUP', () => void (stopping || reload().then(() => watcher?.rearm())));
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
 

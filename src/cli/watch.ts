@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { lstatSync, readlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { SERVER_FILE } from '../config/server-conf.js';
 import type { ConfigTree } from '../config/tree.js';
@@ -11,29 +11,81 @@ export const DEBOUNCE_MS = 300;
 /** Directories to watch: each wholly (null) or for some names in it. */
 type Targets = Map<string, Set<string> | null>;
 
+/** How many symlinks the way to one watched path may go through, as the kernel's own limit. */
+const MAX_LINKS = 40;
+
+/**
+ * Adds every step of the way to `path`: each directory on the way, for the
+ * name of the next step; a symlink on the way is followed, and the steps to
+ * its target added too. So a swap anywhere along the way is seen, wherever
+ * the path led before: `mv etc.new etc`, `rm -rf` and a restore, an
+ * `ln -sfn` or `mv -T` of a symlinked --config, Kubernetes' rename of
+ * `..data` in a ConfigMap volume.
+ */
+function addWay(path: string, add: (dir: string, name: string) => void, lstat: (path: string) => Stats | undefined, links = { left: MAX_LINKS }): void {
+  const { root } = parse(path);
+  const names = path.slice(root.length).split(sep).filter((name) => name !== '');
+  let dir = root;
+  for (const [i, name] of names.entries()) {
+    add(dir, name);
+    const here = join(dir, name);
+    const stats = lstat(here);
+    // Not there (yet): the watch of its directory sees it come.
+    if (stats === undefined) return;
+    if (stats.isSymbolicLink()) {
+      if (links.left-- === 0) return;
+      let target: string;
+      try {
+        target = readlinkSync(here);
+      } catch {
+        return;
+      }
+      addWay(join(resolve(dir, target), ...names.slice(i + 1)), add, lstat, links);
+      return;
+    }
+    dir = here;
+  }
+}
+
 /**
  * What a reload would read: hostmux.conf, logging.ini, the directories the
  * `sites` globs list, sites-available, and each enabled site file and
  * handler module (at its real path). Directories are watched rather than
- * files, because editors save by writing a new file and renaming it.
+ * files, because editors save by writing a new file and renaming it. The
+ * way to each of those from the root is watched too (see addWay), the
+ * config dir's included: `--config` is followed as a path, not as the
+ * directory it first led to.
  */
 function targetsOf(configDir: string, tree: ConfigTree): Targets {
   const targets: Targets = new Map();
-  const file = (path: string) => {
-    const names = targets.get(dirname(path));
-    if (names === undefined) targets.set(dirname(path), new Set([basename(path)]));
-    else names?.add(basename(path));
+  const add = (dir: string, name: string) => {
+    const names = targets.get(dir);
+    if (names === undefined) targets.set(dir, new Set([name]));
+    else names?.add(name);
   };
+  const file = (path: string) => add(dirname(path), basename(path));
+  const seen = new Map<string, Stats | undefined>();
+  const lstat = (path: string) => {
+    if (!seen.has(path)) {
+      try {
+        seen.set(path, lstatSync(path));
+      } catch {
+        seen.set(path, undefined);
+      }
+    }
+    return seen.get(path);
+  };
+  const way = (path: string) => addWay(path, add, lstat);
   const directory = (path: string) => {
     targets.set(path, null);
-    file(path); // its creation or removal, seen from its parent
+    way(path); // its creation, removal or replacement, seen from its parent
   };
-  file(join(configDir, SERVER_FILE));
-  if (tree.server.logging !== undefined) file(resolve(configDir, tree.server.logging));
+  way(join(configDir, SERVER_FILE));
+  if (tree.server.logging !== undefined) way(resolve(configDir, tree.server.logging));
   for (const glob of tree.server.sites) {
     const scan = picomatch.scan(glob);
     if (scan.isGlob) directory(resolve(configDir, scan.base));
-    else file(resolve(configDir, glob));
+    else way(resolve(configDir, glob));
   }
   directory(join(configDir, AVAILABLE));
   for (const site of tree.sites) {
@@ -44,6 +96,8 @@ function targetsOf(configDir: string, tree: ConfigTree): Targets {
 }
 
 export interface Watcher {
+  /** Watches what the tree as now read names: after a reload the watcher did not start (SIGHUP). */
+  rearm(): void;
   close(): void;
 }
 
@@ -104,6 +158,9 @@ export function watchTree(configDir: string, treeOf: () => ConfigTree, onChange:
 
   arm();
   return {
+    rearm() {
+      if (!closed) arm();
+    },
     close() {
       closed = true;
       clearTimeout(timer);

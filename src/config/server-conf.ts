@@ -1,8 +1,8 @@
-import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList } from './ini-file.js';
-import { readConfigFile } from './read-file.js';
+import { readConfigText } from './read-file.js';
+import { runSync, type Steps } from './steps.js';
 
 /** The `[server]` section of hostmux.conf, with defaults applied. */
 export interface ServerSettings {
@@ -36,21 +36,24 @@ export function parseBoolean(value: string): boolean | undefined {
   }
 }
 
-function isSymlink(path: string): boolean {
-  try {
-    return lstatSync(path).isSymbolicLink();
-  } catch {
-    return false;
+/** Reads hostmux.conf; the file is optional, and a missing one means the defaults. */
+export function* readServerSettingsSteps(configDir: string, problems: ConfigProblem[]): Steps<ServerSettings> {
+  const read = yield* readConfigText(join(configDir, SERVER_FILE), 'hostmux.conf is');
+  // Absent means the defaults; a dangling symlink (or a FIFO, …) is a mistake to report.
+  if (read.problem !== undefined) {
+    if (!read.absent) problems.push({ file: SERVER_FILE, message: read.problem });
+    return DEFAULTS;
   }
+  return parseServerSettings(read.text, problems);
 }
 
-/** Reads hostmux.conf; the file is optional, and a missing one means the defaults. */
+/** readServerSettingsSteps, synchronously. */
 export function readServerSettings(configDir: string, problems: ConfigProblem[]): ServerSettings {
-  const path = join(configDir, SERVER_FILE);
-  // Absent means the defaults; a dangling symlink is a mistake to report.
-  if (!existsSync(path) && !isSymlink(path)) return DEFAULTS;
-  const text = readConfigFile(path, SERVER_FILE, problems);
-  if (text === undefined) return DEFAULTS;
+  return runSync(readServerSettingsSteps(configDir, problems));
+}
+
+/** hostmux.conf's text into settings. */
+function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSettings {
   const parsed = parseIni(text, SERVER_FILE, problems);
   reportTopLevelKeys(parsed, SERVER_FILE, problems);
   for (const section of parsed.sections.values()) {

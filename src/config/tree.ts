@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
 import type { ConfigProblem } from '../errors.js';
 import { discoverSiteFiles } from './discover.js';
-import { readConfigFile } from './read-file.js';
-import { readServerSettings, type ServerSettings } from './server-conf.js';
+import { readConfigText } from './read-file.js';
+import { readServerSettingsSteps, type ServerSettings } from './server-conf.js';
 import { readSiteFile, type SiteFile } from './site-file.js';
+import { checkpoint, each, fsStep, perform, runSync, type Steps } from './steps.js';
 
 /** A site file, read and checked, with a digest of its text (a reload compares it). */
 export type TreeSite = SiteFile & { readonly sourceDigest: string };
@@ -23,32 +23,49 @@ export interface ConfigTree {
   readonly sites: readonly TreeSite[];
 }
 
+/** How many site files a read holds at once: a reload reads them concurrently, then parses them. */
+const SITE_BATCH = 256;
+/** How many files a reload opens at once. */
+const FILE_CONCURRENCY = 64;
+
 /**
  * Reads hostmux.conf and every enabled site file, pushing each problem found
  * onto `problems` rather than stopping at the first.
  */
-export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTree {
+export function* readTreeSteps(configDir: string, problems: ConfigProblem[]): Steps<ConfigTree> {
   try {
-    if (!statSync(configDir).isDirectory()) throw new Error('not a directory');
+    if (!(yield* perform(fsStep.stat(configDir))).isDirectory()) throw new Error('not a directory');
   } catch (err) {
     problems.push({ file: '.', message: `the configuration directory ${configDir} cannot be read: ${(err as Error).message}` });
-    return { configDir, server: readServerSettings(configDir, []), sites: [] };
+    return { configDir, server: yield* readServerSettingsSteps(configDir, []), sites: [] };
   }
-  const server = readServerSettings(configDir, problems);
+  const server = yield* readServerSettingsSteps(configDir, problems);
   const sites: TreeSite[] = [];
   const names = new Map<string, string>();
-  for (const { file, realPath } of discoverSiteFiles(configDir, server.sites, problems)) {
-    const text = readConfigFile(realPath, file, problems);
-    if (text === undefined) continue;
-    const { name, site } = readSiteFile(text, file, realPath, problems);
-    // Checked even for a site that cannot be built, and the duplicate is kept
-    // so that its domains are checked too: every problem is reported at once.
-    if (name !== undefined) {
-      const owner = names.get(name);
-      if (owner === undefined) names.set(name, file);
-      else problems.push({ file, section: 'site', key: 'name', message: `site name "${name}" is already used by ${owner}` });
+  const found = yield* discoverSiteFiles(configDir, server.sites, problems);
+  for (let start = 0; start < found.length; start += SITE_BATCH) {
+    const batch = found.slice(start, start + SITE_BATCH);
+    const texts = yield* each(batch, FILE_CONCURRENCY, ({ realPath }) => readConfigText(realPath, 'site files are'));
+    for (const [i, { file, realPath }] of batch.entries()) {
+      yield* checkpoint();
+      const { text, problem } = texts[i]!;
+      if (problem !== undefined) problems.push({ file, message: problem });
+      if (text === undefined) continue;
+      const { name, site } = readSiteFile(text, file, realPath, problems);
+      // Checked even for a site that cannot be built, and the duplicate is kept
+      // so that its domains are checked too: every problem is reported at once.
+      if (name !== undefined) {
+        const owner = names.get(name);
+        if (owner === undefined) names.set(name, file);
+        else problems.push({ file, section: 'site', key: 'name', message: `site name "${name}" is already used by ${owner}` });
+      }
+      if (site !== undefined) sites.push({ ...site, sourceDigest: digestOf(text) });
     }
-    if (site !== undefined) sites.push({ ...site, sourceDigest: digestOf(text) });
   }
   return { configDir, server, sites };
+}
+
+/** readTreeSteps, synchronously. */
+export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTree {
+  return runSync(readTreeSteps(configDir, problems));
 }

@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList, type IniSection } from '../config/ini-file.js';
-import { readConfigFile } from '../config/read-file.js';
+import { readConfigFileSteps } from '../config/read-file.js';
 import { parseBoolean } from '../config/server-conf.js';
+import { runSync, type Steps } from '../config/steps.js';
 
 /** pino's level names; `silent` turns a logger off. */
 export type LevelName = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -46,9 +47,18 @@ const HANDLER_KEYS: ReadonlySet<string> = new Set(['destination', 'format']);
  * problem for everything wrong with it. Returns `undefined` when the file
  * cannot be read. Destinations are checked later, when they are opened.
  */
+export function* readLoggingConfigSteps(configDir: string, file: string, problems: ConfigProblem[]): Steps<LoggingConfig | undefined> {
+  const text = yield* readConfigFileSteps(resolve(configDir, file), file, problems, 'logging.ini is');
+  return text === undefined ? undefined : parseLoggingConfig(text, configDir, file, problems);
+}
+
+/** readLoggingConfigSteps, synchronously. */
 export function readLoggingConfig(configDir: string, file: string, problems: ConfigProblem[]): LoggingConfig | undefined {
-  const text = readConfigFile(resolve(configDir, file), file, problems);
-  if (text === undefined) return undefined;
+  return runSync(readLoggingConfigSteps(configDir, file, problems));
+}
+
+/** logging.ini's text into specs. */
+function parseLoggingConfig(text: string, configDir: string, file: string, problems: ConfigProblem[]): LoggingConfig {
   const parsed = parseIni(text, file, problems);
   reportTopLevelKeys(parsed, file, problems);
   const loggers = new Map<string, LoggerSpec>();

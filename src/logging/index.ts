@@ -71,7 +71,18 @@ export function loadLogging(
   problems: ConfigProblem[],
 ): Logging {
   if (file === undefined && root !== undefined) return givenLogging(root);
-  const config = (file === undefined ? undefined : readLoggingConfig(configDir, file, problems)) ?? NO_CONFIG;
+  return openLogging(file, file === undefined ? undefined : readLoggingConfig(configDir, file, problems), root, problems);
+}
+
+/** loadLogging with logging.ini already read (`config`; undefined for the defaults or an unreadable file). */
+export function openLogging(
+  file: string | undefined,
+  read: LoggingConfig | undefined,
+  root: Logger | undefined,
+  problems: ConfigProblem[],
+): Logging {
+  if (file === undefined && root !== undefined) return givenLogging(root);
+  const config = read ?? NO_CONFIG;
 
   const destinations = new Destinations();
   const sinks = new Map<string, Sink>();

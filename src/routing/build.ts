@@ -1,3 +1,4 @@
+import { checkpoint, type Steps } from '../config/steps.js';
 import { quote, type ConfigProblem } from '../errors.js';
 import type { CompiledDomain } from './pattern.js';
 import { RoutingTable } from './table.js';
@@ -13,12 +14,14 @@ export interface SiteRoutes<T> {
 
 /**
  * Puts every site's domains, in file order, into one sealed table. A domain
- * or pattern claimed twice (after normalisation) is a problem.
+ * or pattern claimed twice (after normalisation) is a problem. Steps, so
+ * that a reload lets requests in between sites.
  */
-export function buildRoutingTable<T>(sites: readonly SiteRoutes<T>[], problems: ConfigProblem[]): RoutingTable<T> {
+export function* buildRoutingTable<T>(sites: readonly SiteRoutes<T>[], problems: ConfigProblem[]): Steps<RoutingTable<T>> {
   const table = new RoutingTable<T>();
   const claimedBy = new Map<string, SiteRoutes<T>>();
   for (const site of sites) {
+    yield* checkpoint();
     let patternOwner: T | undefined;
     for (const domain of site.domains) {
       const other = claimedBy.get(domain.text);

@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
-import { digestOf } from '../config/tree.js';
+import { fileDigest } from '../config/read-file.js';
 import { describeError, loggableError } from '../describe-error.js';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
@@ -135,7 +134,7 @@ export class ModuleSite implements Site {
     // in flight is not waited for (it may never settle): its digest was taken first.
     if (this.#failure !== undefined || this.#digest === undefined) return false;
     try {
-      return digestOf(await readFile(this.#handler)) === this.#digest;
+      return (await fileDigest(this.#handler)) === this.#digest;
     } catch {
       return false;
     }
@@ -250,7 +249,8 @@ export class ModuleSite implements Site {
     // every step is inside the try: a load fails, it never rejects.
     let step = `cannot import ${handler}`;
     try {
-      this.#digest = digestOf(await readFile(handler));
+      // A FIFO or device here is refused, not waited on.
+      this.#digest = await fileDigest(handler);
       let url = pathToFileURL(handler).href;
       if (this.#fresh) {
         forgetCommonJs(handler);

@@ -1,0 +1,16 @@
+/**
+ * `fn` over `items`, at most `limit` at a time: 10,000 sites must not open
+ * 10,000 files at once (EMFILE under an ordinary descriptor limit).
+ */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
