@@ -847,7 +847,7 @@ test('serve --workers 2: SIGHUP with a FIFO named like a site file is refused wi
   execFileSync('mkfifo', [fifo]);
   let mark = server.log().length;
   server.child.kill('SIGHUP');
-  await server.waitFor(/reload failed, the previous configuration keeps serving: .*\n.*sites-enabled\/zz-pipe\.ini: is a FIFO, not a file/, mark);
+  await server.waitFor(/reload failed, the previous configuration keeps serving: .*sites-enabled\/zz-pipe\.ini: is a FIFO, not a file/, mark);
   // Fresh connections reach both workers: neither is held by the FIFO.
   const pids = new Set<number>();
   for (let i = 0; i < 12 && pids.size < 2; i++) pids.add(await pidFor(server.port, 'alpha.test'));
