@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { test } from 'node:test';
 import { createApplication, type Application } from '../src/index.ts';
 import { captureLogger, rawRequestUntilClosed, statusOf, tempDir, writeTree, type LogRecord } from './helpers.ts';
@@ -44,9 +45,13 @@ async function front(t: { after(fn: () => unknown): void }, upstreamPort: number
   const app = createApplication(dir.path, { logger });
   const server = http.createServer(app);
   server.on('upgrade', app.upgrade);
+  // Upgraded sockets are no longer the server's: the teardown ends them, whatever a test left.
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (_req, socket) => upgraded.add(socket));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(async () => {
+    for (const socket of upgraded) socket.destroy();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await app.close();
