@@ -433,15 +433,19 @@ function allClosed(sockets: ReadonlySet<Duplex>): Promise<void> {
  * most UPGRADE_CLOSE_GRACE_MS; then destroys the connections still open
  * (a site's close() may leave them, or wait for them).
  */
-async function endUpgrades(sitesClosed: Promise<unknown>, upgraded: Set<Duplex>): Promise<void> {
+async function endUpgrades(sitesClosed: Promise<unknown>, upgraded: Set<Duplex>, logger: Logger): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, UPGRADE_CLOSE_GRACE_MS)));
   await Promise.race([sitesClosed.then(() => allClosed(upgraded)), expired]);
   clearTimeout(timer);
   const left = [...upgraded];
+  if (left.length === 0) return 0;
+  const what = left.length === 1 ? '1 upgraded connection' : `${left.length} upgraded connections`;
+  logger.warn(`closing: cut off ${what} still open after ${UPGRADE_CLOSE_GRACE_MS / 1000} s`);
   for (const socket of left) socket.destroy();
   // Their 'close' (and access lines) before the log files close.
   await allClosed(new Set(left));
+  return left.length;
 }
 
 /** Closes a retired configuration's sites once each has no request in flight, then its logging. */
@@ -581,12 +585,13 @@ export function createApplication(configDir: string, options: ApplicationOptions
   };
 
   let closing: Promise<void> | undefined;
+  let upgradesCut = 0;
   const shutDown = async (): Promise<void> => {
     closed = true;
     await reloading;
     // Shutting down: sites a reload retired are closed now, not after their last request.
     const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => site.close()));
-    await endUpgrades(sitesClosed, upgraded);
+    upgradesCut = await endUpgrades(sitesClosed, upgraded, state.logging.root);
     await sitesClosed;
     await state.logging.close();
   };
@@ -598,6 +603,9 @@ export function createApplication(configDir: string, options: ApplicationOptions
     claimsUpgrade: (req) => routeUpgrade(state, req) !== 404,
     get trustProxy() {
       return state.trustProxy;
+    },
+    get upgradesCut() {
+      return upgradesCut;
     },
     get tree() {
       return latestTree;
