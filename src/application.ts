@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { byteOrder } from './config/discover.js';
@@ -110,7 +111,12 @@ export interface Application {
    * `server.on('upgrade', app.upgrade)`.
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Closes every loaded site (calls and awaits its `close()`), then the log files. */
+  /**
+   * Closes every loaded site (calls and awaits its `close()`), ends the
+   * upgraded connections (WebSockets) the sites left open — after the
+   * sites' `close()` and at most 5 seconds — then closes the log files.
+   * Calling it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -398,15 +404,53 @@ function routeUpgrade(state: State, req: AnyRequest): { entry: Entry; info: Site
   return { entry, info: siteInfo(entry, host, hit) };
 }
 
-/** Routes an upgrade; anything that cannot be served gets a complete HTTP error. */
-function dispatchUpgrade(state: State, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/**
+ * Routes an upgrade; anything that cannot be served gets a complete HTTP
+ * error. A socket handed to a site joins `upgraded` until it closes.
+ */
+function dispatchUpgrade(state: State, upgraded: Set<Duplex>, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   // Node takes its own 'error' listener off an upgraded socket: without one,
   // a client's reset would be an uncaught exception.
   socket.on('error', destroyOnError);
   const route = routeUpgrade(state, req);
+  state.logging.access?.beginUpgrade(req, socket, typeof route === 'number' ? undefined : route.entry.site.name);
   if (typeof route === 'number') return rejectUpgrade(socket, route);
   (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = route.info;
+  upgraded.add(socket);
+  socket.once('close', () => upgraded.delete(socket));
   route.entry.site.upgrade(req, socket, head);
+}
+
+/**
+ * How long `app.close()` gives the sites' `close()` and then the upgraded
+ * connections (a WebSocket's closing handshake) before it cuts those
+ * connections off.
+ */
+const UPGRADE_CLOSE_GRACE_MS = 5_000;
+
+/** Resolves once every socket of `sockets` has closed (each removes itself on 'close'). */
+function allClosed(sockets: ReadonlySet<Duplex>): Promise<void> {
+  return Promise.all([...sockets].map((socket) => (socket.destroyed ? undefined : once(socket, 'close').catch(() => {})))).then(() => {});
+}
+
+/**
+ * Waits for the sites' close and then their upgraded connections, for at
+ * most UPGRADE_CLOSE_GRACE_MS; then destroys the connections still open
+ * (a site's close() may leave them, or wait for them).
+ */
+async function endUpgrades(sitesClosed: Promise<unknown>, upgraded: Set<Duplex>, logger: Logger): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, UPGRADE_CLOSE_GRACE_MS)));
+  await Promise.race([sitesClosed.then(() => allClosed(upgraded)), expired]);
+  clearTimeout(timer);
+  const left = [...upgraded];
+  if (left.length === 0) return 0;
+  const what = left.length === 1 ? '1 upgraded connection' : `${left.length} upgraded connections`;
+  logger.warn(`closing: cut off ${what} still open after ${UPGRADE_CLOSE_GRACE_MS / 1000} s`);
+  for (const socket of left) socket.destroy();
+  // Their 'close' (and access lines) before the log files close.
+  await allClosed(new Set(left));
+  return left.length;
 }
 
 /** Closes a retired configuration's sites once each has no request in flight, then its logging. */
@@ -540,23 +584,34 @@ export function createApplication(configDir: string, options: ApplicationOptions
     return result;
   };
 
+  /** Upgraded connections handed to a site and still open: close() ends those the sites leave. */
+  const upgraded = new Set<Duplex>();
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    dispatchUpgrade(state, req, socket, head);
+    dispatchUpgrade(state, upgraded, req, socket, head);
   };
 
-  const close = async (): Promise<void> => {
+  let closing: Promise<void> | undefined;
+  let upgradesCut = 0;
+  const shutDown = async (): Promise<void> => {
     closed = true;
     await reloading;
     // Shutting down: sites a reload retired are closed now, not after their last request.
-    await Promise.all([...state.entries, ...retiring].map(({ site }) => site.close()));
+    const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => site.close()));
+    upgradesCut = await endUpgrades(sitesClosed, upgraded, state.logging.root);
+    await sitesClosed;
     await state.logging.close();
   };
+  // Once: the Fastify plugin closes it in preClose and again in onClose.
+  const close = (): Promise<void> => (closing ??= shutDown());
 
   const internals: ApplicationInternals = {
     take: (req, res, forwardedHost) => dispatch(state, req, res, undefined, forwardedHost, true),
     claimsUpgrade: (req) => routeUpgrade(state, req) !== 404,
     get trustProxy() {
       return state.trustProxy;
+    },
+    get upgradesCut() {
+      return upgradesCut;
     },
     get tree() {
       return latestTree;

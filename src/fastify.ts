@@ -27,7 +27,7 @@ export interface HostmuxFastifyOptions extends ApplicationOptions {
   readonly configDir?: string;
   /**
    * An application made with `createApplication`, used as it is (the other
-   * options cannot be combined with it). Fastify's `onClose` closes it too.
+   * options cannot be combined with it). `fastify.close()` closes it too.
    */
   readonly app?: Application;
 }
@@ -128,7 +128,8 @@ function routeAsRequest(routing: (req: IncomingMessage, res: ServerResponse) => 
  * - Upgrades (WebSocket) to a claimed host go to `app.upgrade`.
  * - `fastify.log` is hostmux's logger unless `logger` is given or
  *   hostmux.conf names a logging.ini.
- * - Fastify's `onClose` closes the application, also one passed as `app`.
+ * - `fastify.close()` closes the application (also one passed as `app`) in
+ *   `preClose`, before Fastify's server closes, so that open WebSockets end.
  *
  * @example
  * ```ts
@@ -177,10 +178,15 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
   // First: hostmux answers its own hosts before another listener touches the socket.
   server.prependListener('upgrade', onUpgrade);
 
-  fastify.addHook('onClose', async () => {
+  // preClose, before Fastify's server.close(): that waits for every connection,
+  // upgraded ones included, and only closing the sites ends those. onClose
+  // too, for an instance closed before it was ready (app.close() runs once).
+  const close = async () => {
     server.removeListener('upgrade', onUpgrade);
     await app.close();
-  });
+  };
+  fastify.addHook('preClose', close);
+  fastify.addHook('onClose', close);
 };
 
 // What fastify-plugin would set: hooks apply to the registering scope, and a

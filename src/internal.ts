@@ -37,6 +37,8 @@ export interface ApplicationInternals {
   readonly logger: Logger;
   /** `trust_proxy` / `options.trustProxy`; undefined when neither is set. */
   readonly trustProxy: boolean | undefined;
+  /** Upgraded connections `app.close()` cut off because they were still open after its grace. */
+  readonly upgradesCut: number;
 }
 
 /**

@@ -60,13 +60,43 @@ export function sendStatus(res: AnyResponse, status: number): void {
 export function rejectUpgrade(socket: Duplex, status: number): void {
   if (socket.destroyed) return;
   const body = BODIES[status] ?? `${status}\n`;
-  socket.end(
+  endUpgrade(
+    socket,
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       'content-type: text/plain; charset=utf-8\r\n' +
       `content-length: ${Buffer.byteLength(body)}\r\n` +
       'connection: close\r\n\r\n' +
       body,
   );
+}
+
+/** How long an answered upgrade's connection waits for the client to close its side. */
+const LINGER_MS = 5_000;
+
+const LINGER = Symbol('hostmux.linger');
+
+function lingerExpired(socket: Duplex): void {
+  socket.destroy();
+}
+
+function stopLinger(this: Duplex & { [LINGER]?: NodeJS.Timeout }): void {
+  clearTimeout(this[LINGER]);
+}
+
+/**
+ * Ends an upgrade's connection once its answer is out (`data`, if given,
+ * is the last of it). The client's further bytes are read and discarded,
+ * so that its own end of the connection closes the socket (and unread
+ * input cannot turn the close into a reset that loses the answer); a
+ * client that keeps it open is cut off after `LINGER_MS`.
+ */
+export function endUpgrade(socket: Duplex & { [LINGER]?: NodeJS.Timeout }, data?: string): void {
+  if (data === undefined) socket.end();
+  else socket.end(data);
+  socket.resume();
+  if (socket[LINGER] !== undefined) return;
+  socket[LINGER] = setTimeout(lingerExpired, LINGER_MS, socket).unref();
+  socket.once('close', stopLinger);
 }
 
 /** An 'error' listener for a raw socket: Node takes its own off an upgraded one. Shared, no closure per socket. */

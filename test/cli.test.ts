@@ -784,6 +784,21 @@ test('serve: an upgraded connection still open when the drain bound expires, aft
   assert.match(server.log(), /cut off 1 upgraded connection still open/);
 });
 
+test('serve: an upgraded connection the sites leave open is cut off by app.close() within the drain, exit 1', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t, {
+    'sites/echo.mjs': ECHO,
+    'sites-enabled/echo.ini': '[site]\ndomains = echo.test\nhandler = ../sites/echo.mjs\n',
+  });
+  // A drain longer than the application's own 5 s grace for upgraded connections.
+  const server = await serve(t, ['-c', dir, '--workers', '1', '--drain', '20']);
+  const stubborn = await openUpgrade(t, server.port, 'echo.test', '/stubborn');
+  server.child.kill('SIGTERM');
+  assert.equal(await stubborn.rest, '', 'cut off');
+  assert.equal(await server.exited, 1);
+  assert.match(server.log(), /cut off 1 upgraded connection still open after 5 s/);
+  assert.match(server.log(), /cut off 1 upgraded connection still open\b(?! after)/);
+});
+
 test('check: a site module that never finishes loading fails at --timeout, exit 1', { timeout: 30_000 }, async (t) => {
   const dir = tree(t, {
     'sites/hangs.mjs': 'export function createHandler() {\n  return new Promise(() => {});\n}\n',

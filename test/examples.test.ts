@@ -29,6 +29,7 @@ function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 interface Started {
   readonly port: number;
+  readonly child: ChildProcess;
   /** Everything the process printed so far. */
   output(): string;
   /** SIGTERM, then its exit code. */
@@ -49,6 +50,7 @@ async function started(child: ChildProcess, name: string, pattern: RegExp): Prom
   });
   return {
     port,
+    child,
     output: () => output,
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
@@ -207,6 +209,26 @@ for (const { file, unclaimed } of hostServers) {
     test('a host no site claims', async () => {
       unclaimed(await request(server.port, { host: 'unknown.localhost' }));
     });
+  });
+}
+
+for (const { file } of hostServers) {
+  test(`examples/${file} exits 0 on SIGINT while a chat WebSocket is open, which the site closes with 1001`, HANG_GUARD, async () => {
+    const server = await startExample(file, cleanEnv({ PORT: '0', LEGACY_PORT: String(upstream.port) }));
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers: { host: 'chat.localhost' } });
+    try {
+      const closed = once(ws, 'close');
+      await once(ws, 'open');
+      const child = server.child;
+      const exited = once(child, 'exit');
+      child.kill('SIGINT');
+      const [code] = (await exited) as [number | null];
+      assert.equal(code, 0, server.output());
+      assert.equal(((await closed) as [number])[0], 1001);
+    } finally {
+      ws.terminate();
+      await server.stop();
+    }
   });
 }
 

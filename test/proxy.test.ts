@@ -1157,14 +1157,14 @@ describe('upgrades', () => {
     assert.equal(code, 1000);
   });
 
-  test('a non-101 answer of the upstream is passed back as it is', async (t) => {
+  test('a non-101 answer of the upstream is passed back complete, with Connection: close', async (t) => {
     const upstreamHttp = http.createServer();
     upstreamHttp.on('upgrade', (_req, socket) => {
       socket.end('HTTP/1.1 403 Forbidden\r\nX-Why: no websockets here\r\nContent-Length: 6\r\n\r\nnope!\n');
     });
     const proxy = await proxyTo(t, upstreamHttp);
-    const answer = await rawRequest(proxy.port, 'GET /socket HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
-    assert.equal(answer, 'HTTP/1.1 403 Forbidden\r\nX-Why: no websockets here\r\nContent-Length: 6\r\n\r\nnope!\n');
+    const answer = await rawRequestUntilClosed(proxy.port, 'GET /socket HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 403 Forbidden\r\nX-Why: no websockets here\r\nContent-Length: 6\r\n(.*\r\n)*Connection: close\r\n\r\nnope!\n$/i);
     // And a real client sees that status.
     const ws = new WebSocket(`ws://127.0.0.1:${proxy.port}/`, { headers: { host: 'app.test' } });
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, http.IncomingMessage];

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { createApplication, type Application } from '../src/index.ts';
-import { captureLogger, FIXTURES, listen, rawRequestUntilClosed, statusOf, type Running } from './helpers.ts';
+import { captureLogger, FIXTURES, listen, rawRequestUntilClosed, statusOf, tempDir, writeTree, type Running } from './helpers.ts';
 
 function upgradeRequest(host: string): string {
   return `GET /chat HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
@@ -94,4 +94,47 @@ test('a client that resets while its upgrade is refused does not crash the proce
   // And one more turn, for an 'error' emitted just after a socket closed.
   await new Promise((r) => setImmediate(r));
   assert.equal(await echo(server.port, 'chat.test', 'alive'), 'alive from echo ');
+});
+
+test('every upgrade is in the access log: the status its handler wrote (101), hostmux\'s own, or 499 when none was written', async (t) => {
+  // The fixture sites, in a tree whose logging.ini turns the access log on.
+  const dir = tempDir();
+  t.after(dir.remove);
+  const sites = join(FIXTURES, 'upgrade', 'sites');
+  writeTree(dir.path, {
+    'hostmux.conf': '[server]\nlogging = logging.ini\n',
+    'logging.ini': '[logger:access]\nlevel = info\n',
+    'sites-enabled/echo.ini': `[site]\ndomains = chat.test\nhandler = ${join(sites, 'echo.mjs')}\n`,
+    'sites-enabled/plain.ini': `[site]\ndomains = plain.test\nhandler = ${join(sites, 'plain.mjs')}\n`,
+    'sites-enabled/throws.ini': `[site]\ndomains = throws.test\nhandler = ${join(sites, 'throws.mjs')}\n`,
+  });
+  const logs = captureLogger();
+  const app = createApplication(dir.path, { logger: logs });
+  const server = await listen(app);
+  server.server.on('upgrade', app.upgrade);
+  t.after(async () => {
+    await server.close();
+    await app.close();
+  });
+  const lines = () => logs.records.filter((r) => r.bindings.logger === 'access').map((r) => r.obj);
+  const nextLine = async (n: number) => {
+    for (let i = 0; lines().length < n; i++) {
+      if (i > 1_000) assert.fail(`access line ${n} never came: ${JSON.stringify(lines())}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return lines()[n - 1]!;
+  };
+  assert.equal(await echo(server.port, 'chat.test', 'hi'), 'hi from echo ');
+  const ws = await nextLine(1);
+  assert.equal(ws.statusCode, 101);
+  assert.equal(ws.site, 'echo');
+  assert.equal(ws.url, '/chat');
+  // Frames after the 101 head: 'hi from echo ' (2 + 13) and the server's empty close frame (2).
+  assert.equal(ws.bytes, 17);
+  await rawRequestUntilClosed(server.port, upgradeRequest('plain.test'));
+  assert.deepEqual([(await nextLine(2)).statusCode, lines()[1]!.site], [400, 'plain']);
+  await rawRequestUntilClosed(server.port, upgradeRequest('nobody.test'));
+  assert.deepEqual([(await nextLine(3)).statusCode, lines()[2]!.site], [404, undefined]);
+  await rawRequestUntilClosed(server.port, upgradeRequest('throws.test'));
+  assert.deepEqual([(await nextLine(4)).statusCode, lines()[3]!.site, lines()[3]!.bytes], [499, 'throws', 0]);
 });

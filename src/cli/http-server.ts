@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Application } from '../application.js';
+import { internalsOf } from '../internal.js';
 import { destroyOnError } from '../respond.js';
 import { plural } from './output.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
@@ -120,10 +121,11 @@ export function createServer(app: Application): Served {
         server.closeAllConnections();
         // Requests ran to the bound, so the sites close only now: they still get to end their connections.
         if (closing === undefined) await closeSites();
-        const upgrades = upgraded.size;
+        const open = upgraded.size;
         for (const socket of upgraded) socket.destroy();
         await closing;
-        resolve({ requests, upgrades });
+        // Those the application cut off itself, still open after its own grace, count too.
+        resolve({ requests, upgrades: open + (internalsOf(app)?.upgradesCut ?? 0) });
       };
       const bound = setTimeout(() => void end(true), ms);
       finish = () => void end(true);

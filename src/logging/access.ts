@@ -1,4 +1,6 @@
 import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import type { AnyResponse } from '../respond.js';
@@ -12,6 +14,13 @@ export interface AccessLog {
    * hostmux answered on its own (400, 404).
    */
   begin(req: AnyRequest, res: AnyResponse, site: string | undefined): void;
+  /**
+   * Starts timing an upgrade; its line is written when the socket closes.
+   * The status is read from the status line of the first bytes written to
+   * the socket, by hostmux or by the site's `upgrade` handler (499 when
+   * none was written); the bytes are those written after that head.
+   */
+  beginUpgrade(req: IncomingMessage, socket: Duplex, site: string | undefined): void;
 }
 
 // Per-request state lives on the response under this key, so that the
@@ -100,6 +109,107 @@ function onClose(this: Tracked): void {
   );
 }
 
+// ---------------------------------------------------------------------------
+// Upgrades: hostmux sees only the bytes written to the socket, so the status
+// comes from the head written first, and the bytes are those after it.
+
+const UPGRADE = Symbol('hostmux.accessUpgrade');
+
+/** A head longer than this is not looked for further: its status stays unknown. */
+const MAX_HEAD = 16 * 1024;
+const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})[ \r]/;
+
+interface UpgradeState {
+  readonly log: Logger;
+  readonly site: string | undefined;
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  readonly remoteAddress: string | undefined;
+  readonly referer: string | undefined;
+  readonly userAgent: string | undefined;
+  readonly start: number;
+  /** The status line's code; 0 until one was read. */
+  statusCode: number;
+  /** The head written so far (latin1), until its blank line; undefined after it. */
+  head: string | undefined;
+  /** Bytes written after the head. */
+  bytes: number;
+  readonly write: Method;
+  readonly end: Method;
+}
+
+interface TrackedSocket {
+  [UPGRADE]?: UpgradeState;
+  write: Method;
+  end: Method;
+}
+
+function latin1(chunk: unknown, encoding: unknown): string {
+  if (typeof chunk === 'string') return typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(chunk, encoding as BufferEncoding).toString('latin1') : chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+  return '';
+}
+
+function observe(state: UpgradeState, chunk: unknown, encoding: unknown): void {
+  const length = byteLength(chunk, encoding);
+  if (state.head === undefined) {
+    state.bytes += length;
+    return;
+  }
+  const before = state.head.length;
+  // Only as much as can still belong to the head is decoded.
+  const text = state.head + latin1(chunk, encoding).slice(0, MAX_HEAD - before + 4);
+  const blank = text.indexOf('\r\n\r\n');
+  if (blank === -1 && text.length < MAX_HEAD) {
+    state.head = text;
+    return;
+  }
+  state.head = undefined;
+  if (blank === -1) {
+    state.bytes += length;
+    return;
+  }
+  state.statusCode = Number(STATUS_LINE.exec(text)?.[1] ?? 0);
+  state.bytes += length - (blank + 4 - before);
+}
+
+function countingSocketWrite(this: TrackedSocket, chunk: unknown, encoding?: unknown): unknown {
+  const state = this[UPGRADE]!;
+  observe(state, chunk, encoding);
+  return Reflect.apply(state.write, this, arguments);
+}
+
+// A socket's end(data) writes data without calling write(): counted here once.
+function countingSocketEnd(this: TrackedSocket, chunk?: unknown, encoding?: unknown): unknown {
+  const state = this[UPGRADE]!;
+  if (typeof chunk !== 'function') observe(state, chunk, encoding);
+  return Reflect.apply(state.end, this, arguments);
+}
+
+function onUpgradeClose(this: TrackedSocket): void {
+  const state = this[UPGRADE];
+  if (state === undefined) return;
+  this[UPGRADE] = undefined;
+  state.log.info(
+    {
+      remoteAddress: state.remoteAddress,
+      method: state.method,
+      url: state.url,
+      httpVersion: state.httpVersion,
+      // nginx's 499: the connection closed before an answer hostmux could read went out.
+      statusCode: state.statusCode === 0 ? 499 : state.statusCode,
+      bytes: state.bytes,
+      referer: state.referer,
+      userAgent: state.userAgent,
+      site: state.site,
+      responseTime: Math.round(performance.now() - state.start),
+      [ACCESS_RECORD]: true,
+    },
+    'upgrade closed',
+  );
+}
+
 /** Writes access records to a logger (the `access` logger of a configuration). */
 export class AccessLogger implements AccessLog {
   readonly #log: Logger;
@@ -133,5 +243,30 @@ export class AccessLogger implements AccessLog {
     tracked.write = countingWrite;
     tracked.end = countingEnd;
     (res as EventEmitter).on('close', onClose);
+  }
+
+  beginUpgrade(req: IncomingMessage, socket: Duplex, site: string | undefined): void {
+    const tracked = socket as unknown as TrackedSocket;
+    if (tracked[UPGRADE] !== undefined) return;
+    const headers = req.headers;
+    tracked[UPGRADE] = {
+      log: this.#log,
+      site,
+      method: req.method ?? '-',
+      url: req.url ?? '-',
+      httpVersion: req.httpVersion,
+      remoteAddress: req.socket?.remoteAddress,
+      referer: headers.referer,
+      userAgent: headers['user-agent'],
+      start: performance.now(),
+      statusCode: 0,
+      head: '',
+      bytes: 0,
+      write: tracked.write,
+      end: tracked.end,
+    };
+    tracked.write = countingSocketWrite;
+    tracked.end = countingSocketEnd;
+    socket.on('close', onUpgradeClose);
   }
 }

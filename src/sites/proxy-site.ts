@@ -197,18 +197,19 @@ export class ProxySite implements Site {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (req.url === '*') return rejectUpgrade(socket, 400);
     if (this.#closing !== undefined) return rejectUpgrade(socket, 503);
+    // Node does not frame an upgrade request's body: one declared cannot be forwarded as a body.
+    if (hasBody(req)) return rejectUpgrade(socket, 400);
     const headers = upstreamRequestHeaders(req, this.#forwarding, true);
-    let requestHead = `${req.method ?? 'GET'} ${this.#path(req)} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) requestHead += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    requestHead += '\r\n';
-    const upstream = openTunnel(socket, requestHead, head, this.#tunnel, (failure) => {
-      const what = failure.answered
-        ? 'the upgraded connection failed; both sides closed'
-        : `could not tunnel the upgrade (${failure.status})`;
+    openTunnel(socket, req, this.#path(req), headers, head, this.#tunnel, (failure) => {
+      const what = failure.stage === 'request'
+        ? `could not proxy the upgrade (${failure.status})`
+        : failure.stage === 'answer'
+          ? 'its answer to the upgrade failed; the connection was cut off'
+          : 'the upgraded connection failed; both sides closed';
       this.#logger().error({ err: failure.err }, `site ${this.name}: upstream ${this.#origin}: ${what}`);
     });
-    this.#tunnels.add(upstream);
-    upstream.once('close', () => this.#tunnels.delete(upstream));
+    this.#tunnels.add(socket);
+    socket.once('close', () => this.#tunnels.delete(socket));
   }
 
   /** Imports undici: the only thing a proxy site loads. */
