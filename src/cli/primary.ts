@@ -92,12 +92,14 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     pool.start().then(
       (address) => {
         if (stopping) return;
+        // Armed before "listening" is said: a change made by whoever waits for that line is seen.
+        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
         const problem = announceListening(app, options, address, plural(options.workers, 'worker'));
         if (problem !== undefined) {
+          watcher?.close();
           void fail(problem);
           return;
         }
-        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
       },
       (error: Error) => void (stopping || fail(error.message)),
     );

@@ -59,12 +59,14 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
     served.listen(options.port, options.host).then(
       (address) => {
         if (stopping) return;
+        // Armed before "listening" is said: a change made by whoever waits for that line is seen.
+        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
         const problem = announceListening(app, options, address, 'in-process');
         if (problem !== undefined) {
+          watcher?.close();
           void fail(problem);
           return;
         }
-        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
       },
       (error: Error) => void (stopping || fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`)),
     );
