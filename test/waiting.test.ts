@@ -132,6 +132,20 @@ describe('load_timeout', () => {
     }
   });
 
+  test('what a load that timed out makes when it settles late is closed, and the site stays failed', HANG_GUARD, async () => {
+    const open = gate('late');
+    const h = await start();
+    try {
+      assert.equal((await request(h.port, { host: 'late.test' })).status, 503);
+      const closed = new Promise<void>((resolve) => ((globalThis as { __hostmuxLateClosed?: () => void }).__hostmuxLateClosed = resolve));
+      open();
+      await closed;
+      assert.equal((await request(h.port, { host: 'late.test' })).status, 503);
+    } finally {
+      await h.stop();
+    }
+  });
+
   test('an upgrade waiting for a load that times out gets 503 and the socket is closed', HANG_GUARD, async () => {
     const h = await start();
     try {
@@ -144,7 +158,7 @@ describe('load_timeout', () => {
   });
 
   test('ready() rejects with SiteLoadError naming the timeout, once the other sites have loaded', HANG_GUARD, async () => {
-    for (const name of ['capped', 'piped', 'flooded', 'upgrades']) gate(name)();
+    for (const name of ['capped', 'piped', 'flooded', 'upgrades', 'late']) gate(name)();
     const h = await start();
     try {
       const err = await h.app.ready().then(() => assert.fail('ready() resolved'), (e: unknown) => e);
