@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { EventEmitter, once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -286,6 +287,60 @@ describe('pipelining to a loading site', () => {
       }
     } finally {
       await h.stop();
+    }
+  });
+});
+
+describe('HTTP/2', () => {
+  test('streams wait under load_queue: beyond it 503 with Retry-After; streams cancelled while waiting free their places', HANG_GUARD, async () => {
+    const open = gate('capped');
+    const logger = captureLogger();
+    const app = createApplication(TREE, { logger });
+    const responses: http2.Http2ServerResponse[] = [];
+    const arrivals = new EventEmitter();
+    const server = http2.createServer((req, res) => {
+      responses.push(res);
+      arrivals.emit('arrival');
+      app(req, res);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    const arrived = async (n: number) => {
+      while (responses.length < n) await once(arrivals, 'arrival');
+    };
+    const send = (path: string) => {
+      const stream = client.request({ ':path': path, ':authority': 'capped.test' });
+      const reply = new Promise<{ status: number; retryAfter: unknown; body: string }>((resolve, reject) => {
+        let headers: http2.IncomingHttpHeaders = {};
+        let body = '';
+        stream.on('response', (h) => (headers = h));
+        stream.on('data', (chunk: Buffer) => (body += chunk));
+        stream.on('end', () => resolve({ status: Number(headers[':status']), retryAfter: headers['retry-after'], body }));
+        stream.on('error', reject);
+      });
+      stream.end();
+      return { stream, reply };
+    };
+    try {
+      const leaving = [0, 1, 2].map((i) => send(`/gone${i}`));
+      for (const { reply } of leaving) reply.catch(() => {});
+      await arrived(3);
+      const beyond = await send('/beyond').reply;
+      assert.equal(beyond.status, 503);
+      assert.equal(beyond.retryAfter, '5');
+      const closed = responses.slice(0, 3).map((res) => once(res, 'close'));
+      for (const { stream } of leaving) stream.close(http2.constants.NGHTTP2_CANCEL);
+      await Promise.all(closed);
+      const staying = [0, 1, 2].map((i) => send(`/${i}`));
+      await arrived(7);
+      open();
+      const replies = await Promise.all(staying.map(({ reply }) => reply));
+      assert.deepEqual(replies.map((r) => [r.status, r.body]), [[200, 'capped /0'], [200, 'capped /1'], [200, 'capped /2']]);
+    } finally {
+      client.close();
+      server.close();
+      await app.close();
     }
   });
 });
