@@ -31,7 +31,7 @@ export function abortResponse(res: AnyResponse): void {
 /**
  * The one place hostmux answers on its own: a fixed plain-text body per
  * status, never anything from the request. After the head went out, the
- * response can only be cut off.
+ * response can only be cut off. `retryAfter` (seconds) adds `Retry-After`.
  */
 export function sendStatus(res: AnyResponse, status: number, retryAfter?: number): void {
   if (res.headersSent) {
@@ -52,7 +52,8 @@ export function sendStatus(res: AnyResponse, status: number, retryAfter?: number
 
 /**
  * Answers an upgrade request hostmux cannot serve: a complete HTTP/1.1
- * response on the raw socket, which is then closed.
+ * response on the raw socket, which is then closed. `retryAfter` (seconds)
+ * adds `Retry-After`.
  */
 export function rejectUpgrade(socket: Duplex, status: number, retryAfter?: number): void {
   if (socket.destroyed) return;
