@@ -225,13 +225,16 @@ describe('load_queue', () => {
       const closed = once(h.sockets('upgrades.test')[0]!, 'close');
       first.socket.destroy();
       await closed;
-      // Early bytes sent after the upgrade request reach the handler as `head`.
+      // Early bytes, sent with the upgrade request or while it waits, reach the handler as `head`.
       const next = connect(h.port, `${upgradeRequest('upgrades.test', '/next')}early`);
       await h.arrived('upgrades.test', 3);
+      const received = once(h.sockets('upgrades.test')[2]!, 'data');
+      next.socket.write(' and late');
+      await received;
       open();
       const answer = await next.until((text) => text.endsWith('"'));
       assert.equal(statusOf(answer), 101);
-      assert.match(answer, /upgraded \/next, head "early"$/);
+      assert.match(answer, /upgraded \/next, head "early and late"$/);
       next.socket.destroy();
     } finally {
       await h.stop();
