@@ -140,10 +140,6 @@ export class LoadQueue {
     this.capacity = capacity;
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
   /** Queues a request; false when the queue is full. */
   addRequest(req: AnyRequest, res: AnyResponse): boolean {
     if (this.#size >= this.capacity) return false;
