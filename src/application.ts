@@ -90,7 +90,8 @@ export interface Application {
   /**
    * Loads every site module now instead of on its first request.
    * @throws `SiteLoadError` (code `HOSTMUX_SITE_LOAD`), as a rejection,
-   * naming every site that failed; the others are loaded and serve
+   * naming every site that failed or did not load within its
+   * `load_timeout`; the others are loaded and serve
    */
   ready(): Promise<void>;
   /**

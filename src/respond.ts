@@ -35,9 +35,9 @@ export function abortResponse(res: AnyResponse): void {
 /**
  * The one place hostmux answers on its own: a fixed plain-text body per
  * status, never anything from the request. After the head went out, the
- * response can only be cut off.
+ * response can only be cut off. `retryAfter` (seconds) adds `Retry-After`.
  */
-export function sendStatus(res: AnyResponse, status: number): void {
+export function sendStatus(res: AnyResponse, status: number, retryAfter?: number): void {
   if (res.headersSent) {
     if (!res.writableEnded) abortResponse(res);
     return;
@@ -48,6 +48,7 @@ export function sendStatus(res: AnyResponse, status: number): void {
   res.statusCode = status;
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
+  if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
   // A bad request may have left unread bytes behind: do not reuse the connection.
   if (status === 400 && !('stream' in res)) res.setHeader('connection', 'close');
   res.end(body);
@@ -55,9 +56,10 @@ export function sendStatus(res: AnyResponse, status: number): void {
 
 /**
  * Answers an upgrade request hostmux cannot serve: a complete HTTP/1.1
- * response on the raw socket, which is then closed.
+ * response on the raw socket, which is then closed. `retryAfter` (seconds)
+ * adds `Retry-After`.
  */
-export function rejectUpgrade(socket: Duplex, status: number): void {
+export function rejectUpgrade(socket: Duplex, status: number, retryAfter?: number): void {
   if (socket.destroyed) return;
   const body = BODIES[status] ?? `${status}\n`;
   endUpgrade(
@@ -65,6 +67,7 @@ export function rejectUpgrade(socket: Duplex, status: number): void {
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       'content-type: text/plain; charset=utf-8\r\n' +
       `content-length: ${Buffer.byteLength(body)}\r\n` +
+      (retryAfter === undefined ? '' : `retry-after: ${retryAfter}\r\n`) +
       'connection: close\r\n\r\n' +
       body,
   );

@@ -818,6 +818,17 @@ test('check: a site module that never finishes loading fails at --timeout, exit 
   assert.equal(report.loadTimedOut, true);
 });
 
+test('check: a site whose load_timeout passes is reported as a failed site, naming the timeout, exit 1', { timeout: 30_000 }, async (t) => {
+  const dir = tree(t, {
+    'sites/hangs.mjs': 'export function createHandler() {\n  return new Promise(() => {});\n}\n',
+    'sites-enabled/hangs.ini': '[site]\ndomains = hangs.test\nhandler = ../sites/hangs.mjs\nload_timeout = 0.2\n',
+  });
+  const result = await hostmux(['check', '-c', dir]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^ {2}hangs \(sites-enabled\/hangs\.ini\): .*hangs\.mjs did not finish loading within 0\.2 s \(load_timeout\)$/m);
+  assert.doesNotMatch(result.stderr, /did not finish loading within 30 s/, 'not the --timeout bound');
+});
+
 test('a command whose promise can no longer settle exits 1 with a message, not 0 with nothing said', { timeout: 30_000 }, async (t) => {
   const dir = tree(t, {
     'sites/hangs.mjs': 'export function createHandler() {\n  return new Promise(() => {});\n}\n',

@@ -528,3 +528,60 @@ describe('options override the files', () => {
     }
   });
 });
+
+describe('load_timeout and load_queue', () => {
+  /** The problems of a tree with one handler site whose [site] section ends with `lines`. */
+  function problemsOf(lines: string, kind = 'handler = ../app.mjs'): readonly ConfigProblem[] {
+    const temp = tempDir();
+    try {
+      writeTree(temp.path, { 'sites-enabled/app.ini': `[site]\ndomains = app.test\n${kind}\n${lines}\n` });
+      return configErrorOf(temp.path).problems;
+    } finally {
+      temp.remove();
+    }
+  }
+
+  const bad: [string, string, string][] = [
+    ['load_timeout = 0', 'load_timeout', '"0" is not a positive number of seconds (at most 2147483)'],
+    ['load_timeout = -1', 'load_timeout', '"-1" is not a positive number of seconds (at most 2147483)'],
+    ['load_timeout = 30s', 'load_timeout', '"30s" is not a positive number of seconds (at most 2147483)'],
+    ['load_timeout =', 'load_timeout', '"" is not a positive number of seconds (at most 2147483)'],
+    ['load_timeout = 9999999', 'load_timeout', '"9999999" is not a positive number of seconds (at most 2147483)'],
+    ['load_queue = -1', 'load_queue', '"-1" is not a whole number from 0 to 1000000'],
+    ['load_queue = 1.5', 'load_queue', '"1.5" is not a whole number from 0 to 1000000'],
+    ['load_queue = many', 'load_queue', '"many" is not a whole number from 0 to 1000000'],
+    ['load_queue = 1000001', 'load_queue', '"1000001" is not a whole number from 0 to 1000000'],
+    ['load_queue =', 'load_queue', '"" is not a whole number from 0 to 1000000'],
+  ];
+  for (const [line, key, message] of bad) {
+    test(`${line} is a configuration error at its key and line`, () => {
+      const problems = problemsOf(line);
+      assertProblems(problems, [{ file: 'sites-enabled/app.ini', section: 'site', key, line: 4, message }]);
+      assert.equal(problems[0]!.message, message);
+    });
+  }
+
+  test('both keys only apply to a handler site', () => {
+    for (const kind of ['proxy = http://127.0.0.1:9001', 'redirect = https://example.com']) {
+      assertProblems(problemsOf('load_timeout = 5\nload_queue = 10', kind), [
+        { file: 'sites-enabled/app.ini', section: 'site', key: 'load_timeout', line: 4, message: 'only applies to a handler site' },
+        { file: 'sites-enabled/app.ini', section: 'site', key: 'load_queue', line: 5, message: 'only applies to a handler site' },
+      ]);
+    }
+  });
+
+  test('valid values, 0 for load_queue included, load', async () => {
+    const temp = tempDir();
+    try {
+      writeTree(temp.path, {
+        'sites-enabled/a.ini': '[site]\ndomains = a.test\nhandler = ../a.mjs\nload_timeout = 2.5\nload_queue = 0\n',
+        'sites-enabled/b.ini': '[site]\ndomains = b.test\nhandler = ../b.mjs\nload_timeout = 2147483\nload_queue = 1000000\n',
+      });
+      const app = createApplication(temp.path, { logger: silent });
+      assert.deepEqual(app.sites.map((s) => s.name), ['a', 'b']);
+      await app.close();
+    } finally {
+      temp.remove();
+    }
+  });
+});

@@ -62,9 +62,10 @@ export const check: Command = {
   description: [
     'Reads the configuration tree and lists every problem in it. If there is none,',
     'loads every site module, lists each site that fails to load, and prints the',
-    'routing table: each domain and pattern with its site, kind and file. Modules',
-    'still loading after --timeout seconds (an import or createHandler() that never',
-    'settles) fail the check. Exits 0 when all is well, 1 when any problem was found.',
+    'routing table: each domain and pattern with its site, kind and file. A module',
+    'that does not load within its site\'s load_timeout is a failed site; modules',
+    'still loading after --timeout seconds fail the whole check. Exits 0 when all',
+    'is well, 1 when any problem was found.',
   ].join('\n'),
   options: { ...json, timeout: { type: 'string' } },
   optionHelp: [

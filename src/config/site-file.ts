@@ -25,6 +25,10 @@ export interface ModuleSiteFile extends SiteFileBase {
   readonly kind: 'module';
   /** Absolute path of the module. */
   readonly handler: string;
+  /** `load_timeout`, in milliseconds: how long a load may take before the site answers 503. */
+  readonly loadTimeout: number;
+  /** `load_queue`: how many requests and upgrades may wait for the load. */
+  readonly loadQueue: number;
 }
 
 export interface RedirectSiteFile extends SiteFileBase {
@@ -49,7 +53,7 @@ export interface ProxySiteFile extends SiteFileBase {
 export type SiteFile = ModuleSiteFile | ProxySiteFile | RedirectSiteFile;
 
 const NO_SETTINGS: SiteSettings = Object.freeze({});
-const SITE_KEYS = new Set(['name', 'domains', 'handler', 'proxy', 'redirect', 'redirect_status', 'proxy_timeout', 'proxy_host']);
+const SITE_KEYS = new Set(['name', 'domains', 'handler', 'proxy', 'redirect', 'redirect_status', 'proxy_timeout', 'proxy_host', 'load_timeout', 'load_queue']);
 const KIND_KEYS = ['handler', 'proxy', 'redirect'] as const;
 const REDIRECT_STATUSES = new Set([301, 302, 307, 308]);
 const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -80,12 +84,22 @@ function parseUpstream(value: string): { origin: string; pathPrefix: string } | 
 /** setTimeout's limit (2^31 - 1 ms), in whole seconds. */
 const MAX_TIMEOUT_SECONDS = 2_147_483;
 
-/** Parses `proxy_timeout`: positive decimal seconds, to milliseconds (at least 1). */
+/** Parses `proxy_timeout` and `load_timeout`: positive decimal seconds, to milliseconds (at least 1). */
 function parseSeconds(text: string): number | undefined {
   if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) return undefined;
   const seconds = Number(text);
   if (!(seconds > 0) || seconds > MAX_TIMEOUT_SECONDS) return undefined;
   return Math.max(1, Math.round(seconds * 1000));
+}
+
+/** `load_queue`'s bounds: 0 refuses every request that would wait. */
+const MAX_LOAD_QUEUE = 1_000_000;
+
+/** Parses `load_queue`: a whole number from 0 to MAX_LOAD_QUEUE. */
+function parseQueue(text: string): number | undefined {
+  if (!/^\d{1,7}$/.test(text)) return undefined;
+  const count = Number(text);
+  return count <= MAX_LOAD_QUEUE ? count : undefined;
 }
 
 /** What one site file gave: its name (when it has a [site] section) and the site, when it can be built. */
@@ -144,7 +158,9 @@ export function readSiteFile(
         : `has ${kinds.join(' and ')}; a site is exactly one kind`,
     });
   }
-  for (const [key, kind] of [['redirect_status', 'redirect'], ['proxy_timeout', 'proxy'], ['proxy_host', 'proxy']] as const) {
+  for (const [key, kind] of [
+    ['redirect_status', 'redirect'], ['proxy_timeout', 'proxy'], ['proxy_host', 'proxy'], ['load_timeout', 'handler'], ['load_queue', 'handler'],
+  ] as const) {
     if (section.values[key] !== undefined && !kinds.includes(kind)) {
       problems.push({ ...where(key), message: `only applies to a ${kind} site` });
     }
@@ -163,7 +179,19 @@ export function readSiteFile(
   if (kinds.length === 1 && kinds[0] === 'handler') {
     const handler = scalar('handler');
     if (handler === '') problems.push({ ...where('handler'), message: 'is empty' });
-    else if (handler !== undefined) site = { ...base, kind: 'module', handler: isAbsolute(handler) ? normalize(handler) : join(dirname(realPath), handler) };
+    const timeoutText = scalar('load_timeout') ?? '30';
+    const loadTimeout = parseSeconds(timeoutText);
+    if (loadTimeout === undefined) {
+      problems.push({ ...where('load_timeout'), message: `"${timeoutText}" is not a positive number of seconds (at most ${MAX_TIMEOUT_SECONDS})` });
+    }
+    const queueText = scalar('load_queue') ?? '1000';
+    const loadQueue = parseQueue(queueText);
+    if (loadQueue === undefined) {
+      problems.push({ ...where('load_queue'), message: `"${queueText}" is not a whole number from 0 to ${MAX_LOAD_QUEUE}` });
+    }
+    if (handler !== undefined && handler !== '' && loadTimeout !== undefined && loadQueue !== undefined) {
+      site = { ...base, kind: 'module', handler: isAbsolute(handler) ? normalize(handler) : join(dirname(realPath), handler), loadTimeout, loadQueue };
+    }
   } else if (kinds.length === 1 && kinds[0] === 'redirect') {
     const target = scalar('redirect');
     const location = target === undefined ? undefined : parseRedirect(target);

@@ -8,8 +8,9 @@ import { fileDigest } from '../config/read-file.js';
 import { describeError, loggableError } from '../describe-error.js';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
-import { isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
+import { rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
+import { LoadQueue, stillThere } from './load-queue.js';
 import { siteLogger, type LoggerFactory, type Site } from './site.js';
 
 /**
@@ -59,6 +60,10 @@ function toListener(target: unknown): Listener | undefined {
 const requireCache = createRequire(import.meta.url).cache;
 /** How long close() waits for a load still in flight. */
 const LOAD_WAIT_ON_CLOSE_MS = 5_000;
+/** The `Retry-After` (seconds) of a 503 for a request beyond `load_queue`. */
+export const LOAD_QUEUE_RETRY_AFTER = 5;
+const TIMED_OUT = Symbol('load timed out');
+const CLOSED = Symbol('site closed');
 /** Makes each fresh import of a reloaded site a URL `import()` has not cached. */
 let reloads = 0;
 
@@ -106,6 +111,13 @@ export class ModuleSite implements Site {
   readonly #fresh: boolean;
   /** The handler file's digest when it was imported. */
   #digest: string | undefined;
+  /** `load_timeout`, in milliseconds. */
+  readonly #loadTimeout: number;
+  /** Requests and upgrades waiting for the load (at most `load_queue`); made by the first. */
+  #waiting: LoadQueue | undefined;
+  readonly #loadQueue: number;
+  /** Ends the wait for a load still in flight (the site is closing). */
+  #stopLoadWait: (() => void) | undefined;
 
   constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, loggers: LoggerFactory, fresh: boolean) {
     this.name = config.name;
@@ -116,6 +128,8 @@ export class ModuleSite implements Site {
     this.#configDir = configDir;
     this.#loggers = loggers;
     this.#fresh = fresh;
+    this.#loadTimeout = config.loadTimeout;
+    this.#loadQueue = config.loadQueue;
   }
 
   /** Made when the site first logs. */
@@ -146,9 +160,10 @@ export class ModuleSite implements Site {
       this.#invoke(listener, req, res);
     } else if (this.#failure !== undefined) {
       sendStatus(res, 503);
+    } else if ((this.#waiting ??= new LoadQueue(this.#loadQueue)).addRequest(req, res)) {
+      void this.load();
     } else {
-      // The client may have gone while the module loaded: then there is no one to answer.
-      void this.load().then(() => isClosed(res) || this.handle(req, res));
+      sendStatus(res, 503, LOAD_QUEUE_RETRY_AFTER);
     }
   }
 
@@ -167,16 +182,54 @@ export class ModuleSite implements Site {
       rejectUpgrade(socket, 400);
     } else if (this.#failure !== undefined) {
       rejectUpgrade(socket, 503);
+    } else if ((this.#waiting ??= new LoadQueue(this.#loadQueue)).addUpgrade(req, socket, head)) {
+      void this.load();
     } else {
-      void this.load().then(() => socket.destroyed || this.upgrade(req, socket, head));
+      rejectUpgrade(socket, 503, LOAD_QUEUE_RETRY_AFTER);
     }
   }
 
   load(): Promise<string | undefined> {
     if (this.#closed) return Promise.resolve(this.#failure);
-    return (this.#loading ??= this.#import().finally(() => {
+    return (this.#loading ??= this.#importWithin().then((failure) => {
       this.#settled = true;
+      this.#serveWaiting();
+      return failure;
     }));
+  }
+
+  /**
+   * The import, bounded by `load_timeout`. A load that times out leaves the
+   * site failed (503) until a reload retries it; whatever it makes when it
+   * settles late is closed then.
+   */
+  async #importWithin(): Promise<string | undefined> {
+    const importing = this.#import();
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = new Promise<typeof TIMED_OUT | typeof CLOSED>((resolve) => {
+      timer = setTimeout(resolve, this.#loadTimeout, TIMED_OUT);
+      this.#stopLoadWait = () => resolve(CLOSED);
+    });
+    const outcome = await Promise.race([importing, stopped]);
+    clearTimeout(timer);
+    this.#stopLoadWait = undefined;
+    if (outcome !== TIMED_OUT && outcome !== CLOSED) return outcome;
+    void importing.then(() => this.#closeInstance());
+    if (outcome === CLOSED) return this.#failure;
+    return this.#loadFailed(`${this.#handler} did not finish loading within ${this.#loadTimeout / 1000} s (load_timeout)`);
+  }
+
+  /** Hands every waiting request and upgrade on, in order, now that the load has settled. */
+  #serveWaiting(): void {
+    const queue = this.#waiting;
+    this.#waiting = undefined;
+    if (queue === undefined) return;
+    for (let waiter = queue.shift(); waiter !== undefined; waiter = queue.shift()) {
+      // A client that left while the module loaded has no one to answer.
+      if (!stillThere(waiter)) continue;
+      if (waiter.res !== undefined) this.handle(waiter.req, waiter.res);
+      else this.upgrade(waiter.req as IncomingMessage, waiter.socket!, waiter.head!);
+    }
   }
 
   /**
@@ -199,6 +252,8 @@ export class ModuleSite implements Site {
       const late = await Promise.race([loading.then(() => false), gaveUp]);
       clearTimeout(timer);
       if (late) {
+        // Those waiting for the load get 503 now, not when it settles.
+        this.#stopLoadWait?.();
         this.#logger().warn(`site ${this.name}: closed while its module was still loading; it is closed when the load settles`);
         void loading.then(() => this.#closeInstance());
         return;
