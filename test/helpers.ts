@@ -127,10 +127,22 @@ export function statusOf(answer: string): number {
   return Number(match[1]);
 }
 
-/** A temporary directory, removed by the returned function. */
+/**
+ * A temporary directory, removed by the returned function. A server a test
+ * started may still write into it (a log file) while it is removed: the
+ * retries take the directory again rather than failing the test's hooks.
+ */
 export function tempDir(prefix = 'hostmux-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  const remove = () => {
+    try {
+      rmSync(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    } catch {
+      // A temporary directory left behind is harmless; a failed hook would skip the
+      // hooks after it, such as the one that kills that server, and hang the run.
+    }
+  };
+  return { path, remove };
 }
 
 /**
