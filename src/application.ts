@@ -300,12 +300,26 @@ function siteInfo(entry: Entry, host: string, hit: RouteHit<Endpoint> | undefine
 }
 
 const TRACKED = Symbol('hostmux.entry');
-type Tracked = AnyResponse & { [TRACKED]?: Entry };
+const RELEASED = Symbol('hostmux.released');
+const QUEUED = Symbol('hostmux.queuedResponse');
+type Tracked = AnyResponse & { [TRACKED]?: Entry; [RELEASED]?: true };
 
 /** Shared by every response (no closure per request): one request of the entry is over. */
 function release(this: Tracked): void {
+  if (this[RELEASED] === true) return;
+  this[RELEASED] = true;
   const entry = this[TRACKED]!;
   if (--entry.inFlight === 0 && entry.drained !== undefined) entry.drained();
+}
+
+/**
+ * For a pipelined request whose response waits behind another on its
+ * connection: if the connection goes away first, Node never emits 'close'
+ * on that response, so the request is over when the request itself closes.
+ */
+function releaseQueued(this: AnyRequest & { [QUEUED]?: Tracked }): void {
+  const res = this[QUEUED]!;
+  if ((res as { socket?: unknown }).socket == null && this.socket.destroyed) release.call(res);
 }
 
 /**
@@ -391,6 +405,11 @@ function dispatch(
   (res as Tracked)[TRACKED] = entry;
   res.on('close', release);
   res.on('error', responseFailed);
+  // Only a response queued behind another has no socket yet: ordinary requests pay nothing here.
+  if ((res as { socket?: unknown }).socket === null) {
+    (req as { [QUEUED]?: Tracked })[QUEUED] = res as Tracked;
+    req.on('close', releaseQueued);
+  }
   entry.site.handle(req, res);
   return true;
 }

@@ -425,3 +425,38 @@ test('ready() after close() rejects, whatever the kinds of site', async (t) => {
   await app.close();
   await assert.rejects(app.ready(), /closed/);
 });
+
+test('pipelined requests still queued when their client leaves do not hold a retired site open', async (t) => {
+  const dir = setup(t);
+  const id = `queued-${process.pid}-${Date.now()}`;
+  writeTree(dir.path, {
+    // The first request is never answered, so the ones pipelined behind it wait in Node's queue.
+    'sites/q.mjs':
+      `export default (req, res) => { globalThis.__hostmuxReloadEvents.push('start ${id}'); };\n` +
+      `export function close() { globalThis.__hostmuxReloadEvents.push('close ${id}'); }\n`,
+    'sites-enabled/q.ini': siteFile('q.test', '../sites/q.mjs'),
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  t.after(() => app.close());
+  await app.ready();
+  let served = 0;
+  let connection: import('node:net').Socket | undefined;
+  const server = await listen((req, res) => {
+    served++;
+    connection = req.socket;
+    app(req, res);
+  });
+  t.after(server.close);
+  const socket = (await import('node:net')).connect(server.port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write('GET /1 HTTP/1.1\r\nHost: q.test\r\n\r\n'.repeat(3));
+  await until(`start ${id}`);
+  while (served < 3) await new Promise((r) => setImmediate(r));
+  // Node never emits 'close' on a response that was still queued when its connection went away.
+  const gone = new Promise((resolve) => connection!.once('close', resolve));
+  socket.destroy();
+  await gone;
+  unlinkSync(join(dir.path, 'sites-enabled/q.ini'));
+  assert.deepEqual((await app.reload()).removed, ['q']);
+  await until(`close ${id}`);
+});
