@@ -1,5 +1,6 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import { constants, type Http2ServerResponse } from 'node:http2';
+import { constants } from 'node:http2';
+import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 
 /**
