@@ -17,4 +17,5 @@ export type { Logger, LogFn } from './logger.js';
 export type { AnyRequest } from './routing/request-host.js';
 export type { AnyResponse } from './respond.js';
 export { siteOf, type SiteInfo } from './site-of.js';
-export type { SiteContext } from './sites/module-site.js';
+export type { SiteKind } from './sites/index.js';
+export type { SiteContext } from './sites/module/module-site.js';

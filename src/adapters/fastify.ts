@@ -10,12 +10,13 @@ import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RawServerBase } from 'fastify';
-import { createApplication, type Application, type ApplicationOptions } from './application.js';
-import { readServerSettings } from './config/server-conf.js';
-import { FRAMEWORK_TRUSTED, internalsOf, type ApplicationInternals } from './internal.js';
-import type { Logger } from './logger.js';
-import type { AnyRequest } from './routing/request-host.js';
-import { destroyOnError, rejectUpgrade, type AnyResponse } from './respond.js';
+import { createApplication, type Application, type ApplicationOptions } from '../application.js';
+import { readServerSettings } from '../config/server-conf.js';
+import { internalsOf, type ApplicationInternals } from '../internal.js';
+import type { Logger } from '../logger.js';
+import type { AnyRequest } from '../routing/request-host.js';
+import { markFrameworkTrusted } from '../routing/routed-host.js';
+import { destroyOnError, rejectUpgrade, type AnyResponse } from '../respond.js';
 
 /**
  * Options of the hostmux Fastify plugin: either `configDir` (plus any
@@ -162,7 +163,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
       const forwarded = forwardedHost(request, internals);
       // A proxy site then keeps the X-Forwarded-* values it received.
       if (internals.trustProxy === undefined && fastifyTrusted(request, forwarded)) {
-        (raw as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
+        markFrameworkTrusted(raw);
       }
       // Served (or being served) by hostmux: Fastify must not parse, route or answer.
       if (internals.take(raw, reply.raw as AnyResponse, forwarded)) reply.hijack();
