@@ -89,17 +89,25 @@ function brand(prototype: object): void {
 
 /**
  * Every error hostmux throws, rejects with or logs as its own, by code.
- * Narrow on `code` after {@link isHostmuxError}, or with `instanceof`.
+ * Narrow on `code` after `isHostmuxError(err)`, or with `instanceof`.
  * @public
  */
 export interface HostmuxErrorMap {
+  /** A bad argument or option of `createApplication` or the Fastify plugin. */
   HOSTMUX_INVALID_OPTION: InvalidOptionError;
+  /** Every problem of a configuration tree. */
   HOSTMUX_CONFIG: ConfigError;
+  /** Site modules that failed to load, from `app.ready()`. */
   HOSTMUX_SITE_LOAD: SiteLoadError;
+  /** `app.reload()` after `app.close()`. */
   HOSTMUX_CLOSED: ClosedError;
+  /** The client went away mid-exchange. */
   HOSTMUX_CLIENT_GONE: ClientGoneError;
+  /** A proxy site's upstream broke an upgrade's protocol. */
   HOSTMUX_UPSTREAM: UpstreamError;
+  /** A proxy site's upstream did not answer an upgrade in time. */
   HOSTMUX_UPSTREAM_TIMEOUT: UpstreamTimeoutError;
+  /** A fetch-style site's `fetch()` did not give a `Response`. */
   HOSTMUX_BAD_RESPONSE: BadResponseError;
 }
 
@@ -157,7 +165,11 @@ brand(HostmuxError.prototype);
  * @public
  */
 export function isHostmuxError(value: unknown): value is HostmuxErrorMap[HostmuxErrorCode];
-/** @public */
+/**
+ * Whether `value` is a hostmux error with this `code` (of any copy of
+ * hostmux); narrows it to that family's class.
+ * @public
+ */
 export function isHostmuxError<C extends HostmuxErrorCode>(value: unknown, code: C): value is HostmuxErrorMap[C];
 export function isHostmuxError(value: unknown, code?: HostmuxErrorCode): boolean {
   return isInstance(code, value);
