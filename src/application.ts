@@ -6,12 +6,13 @@ import { byteOrder } from './config/discover.js';
 import { checkpoint, runAsync, runSync, type Steps } from './config/steps.js';
 import { readTreeSteps, type ConfigTree, type TreeSite } from './config/tree.js';
 import { describeError, loggableError } from './describe-error.js';
-import { ConfigError, SiteLoadError, type ConfigProblem } from './errors.js';
+import { ClosedError, ConfigError, InvalidOptionError, SiteLoadError, type ConfigProblem } from './errors.js';
 import { FRAMEWORK_TRUSTED, INTERNAL, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
 import { readLoggingConfigSteps } from './logging/config.js';
 import { openLogging, type Logging } from './logging/index.js';
 import { mapLimited } from './map-limited.js';
+import { unknownOptionMessage } from './nearest-name.js';
 import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
@@ -28,8 +29,12 @@ import { siteLogger, type LoggerFactory, type Site } from './sites/site.js';
  * @public
  */
 export interface ApplicationOptions {
-  /** The site for hosts no site claims (overrides `default_site`). */
-  readonly defaultSite?: string;
+  /**
+   * The site for hosts no site claims (overrides `default_site`); `null`
+   * switches `default_site` off, so that such hosts fall through to the
+   * host framework (`next()`, Fastify's routes) or get `404`.
+   */
+  readonly defaultSite?: string | null;
   /** Route by `X-Forwarded-Host` / `Forwarded: host=` (overrides `trust_proxy`). */
   readonly trustProxy?: boolean;
   /** A pino-compatible logger to log to, such as `fastify.log`. */
@@ -102,7 +107,8 @@ export interface Application {
    * in-flight requests have finished. Reloads run one at a time.
    * @returns the names of the sites added, removed, reloaded and kept
    * @throws `ConfigError`, as a rejection, when the new tree has any
-   * problem; the old configuration then keeps serving
+   * problem; the old configuration then keeps serving. `ClosedError`
+   * (code `HOSTMUX_CLOSED`), as a rejection, after `close()`
    */
   reload(): Promise<ReloadResult>;
   /**
@@ -176,14 +182,21 @@ interface State {
   descriptors: readonly SiteDescriptor[] | undefined;
 }
 
-function optionError(message: string): TypeError {
-  return Object.assign(new TypeError(message), { code: 'HOSTMUX_INVALID_OPTION' });
+function optionError(message: string): InvalidOptionError {
+  return new InvalidOptionError(message);
 }
+
+/** The options `createApplication` knows; any other key is a mistake (`trustproxy`). */
+const OPTION_NAMES: readonly (keyof ApplicationOptions)[] = ['defaultSite', 'trustProxy', 'logger'];
 
 function checkOptions(options: ApplicationOptions): void {
   if (typeof options !== 'object' || options === null) throw optionError('options must be an object');
-  if (options.defaultSite !== undefined && typeof options.defaultSite !== 'string') {
-    throw optionError('options.defaultSite must be a site name');
+  for (const key of Object.keys(options)) {
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) throw optionError(unknownOptionMessage(key, OPTION_NAMES));
+  }
+  const defaultSite = options.defaultSite;
+  if (defaultSite !== undefined && defaultSite !== null && typeof defaultSite !== 'string') {
+    throw optionError('options.defaultSite must be a site name, or null for none');
   }
   if (options.trustProxy !== undefined && typeof options.trustProxy !== 'boolean') {
     throw optionError('options.trustProxy must be true or false');
@@ -259,8 +272,8 @@ function* build(
     problems.push({ file: 'hostmux.conf', section: 'server', key: 'default_site', message: `names no enabled site: "${defaultName}"` });
   }
   if (problems.length > 0) throw new ConfigError(inFileOrder(problems));
-  let defaultEntry = fromFile;
-  if (options.defaultSite !== undefined) {
+  let defaultEntry = options.defaultSite === null ? undefined : fromFile;
+  if (typeof options.defaultSite === 'string') {
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
@@ -491,7 +504,8 @@ async function retire(entries: readonly Entry[], logging: Logging | undefined): 
  * @returns the application: a `(req, res, next?)` handler with `match`,
  * `sites`, `ready`, `reload`, `upgrade` and `close`
  * @throws `ConfigError` (code `HOSTMUX_CONFIG`) listing every problem of the
- * tree; a `TypeError` (code `HOSTMUX_INVALID_OPTION`) for a bad option
+ * tree; `InvalidOptionError`, a `TypeError` (code `HOSTMUX_INVALID_OPTION`),
+ * for a bad argument or an unknown option
  *
  * @example
  * ```ts
@@ -598,7 +612,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
   };
 
   const reload = (): Promise<ReloadResult> => {
-    if (closed) return Promise.reject(new Error('the application is closed'));
+    if (closed) return Promise.reject(new ClosedError());
     const result = reloading.then(swap);
     reloading = result.catch(() => {});
     return result;

@@ -8,6 +8,8 @@ export interface LoggableError {
   readonly type: string;
   readonly message: string;
   readonly stack?: string;
+  /** The value's string `code` (`HOSTMUX_…`, `ECONNRESET`), when it has one. */
+  readonly code?: string;
 }
 
 /** Reads `value[key]`, or undefined when reading it throws (a getter, a Proxy trap). */
@@ -56,7 +58,11 @@ export function loggableError(value: unknown): LoggableError {
   }
   const stack = read(value, 'stack');
   const type = typeOf(value);
-  return keepType(typeof stack === 'string' ? { type, message, stack } : { type, message });
+  const code = read(value, 'code');
+  const loggable: { type: string; message: string; stack?: string; code?: string } = typeof stack === 'string' ? { type, message, stack } : { type, message };
+  // Cut, as a code is a short name: a site's huge one must not make a huge line.
+  if (typeof code === 'string') loggable.code = code.slice(0, 100);
+  return keepType(loggable);
 }
 
 /**

@@ -40,7 +40,7 @@ interface Case {
   /** The site's log line, per protocol; undefined when nothing is logged (nothing failed as far as Node tells). */
   readonly log?: { readonly h1?: RegExp; readonly h2?: RegExp };
   /** What the logged `err` says. */
-  readonly err?: { readonly type?: string; readonly message: string | RegExp };
+  readonly err?: { readonly type?: string; readonly code?: string; readonly message: string | RegExp };
 }
 
 const FIVE_HUNDRED: Outcome = { status: 500, body: 'Internal Server Error\n' };
@@ -133,7 +133,7 @@ const CASES: readonly Case[] = [
   {
     name: 'fetch-not-response', title: 'a fetch() that returns something other than a Response',
     module: 'export default { fetch: () => 42 };',
-    h1: FIVE_HUNDRED, h2: FIVE_HUNDRED, log: FAILED, err: { type: 'TypeError', message: /not a Response/ },
+    h1: FIVE_HUNDRED, h2: FIVE_HUNDRED, log: FAILED, err: { type: 'BadResponseError', code: 'HOSTMUX_BAD_RESPONSE', message: /not a Response/ },
   },
   {
     name: 'fetch-rejects', title: 'a fetch() that rejects',
@@ -284,6 +284,7 @@ describe('the fault matrix', () => {
         assert.ok(!(err instanceof Error), 'the logger gets a copy of plain strings, never what the site threw');
         for (const value of Object.values(err)) assert.equal(typeof value, 'string');
         if (c.err?.type !== undefined) assert.equal(err.type, c.err.type);
+        if (c.err?.code !== undefined) assert.equal(err.code, c.err.code);
         if (c.err !== undefined) assert.match(String(err.message), typeof c.err.message === 'string' ? new RegExp(`^${c.err.message}$`) : c.err.message);
       });
     }

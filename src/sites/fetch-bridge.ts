@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { BadResponseError, ClientGoneError } from '../errors.js';
 import { normalizeHost } from '../routing/hostname.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
 import { isClosed, type AnyResponse } from '../respond.js';
@@ -40,6 +41,8 @@ function requestUrl(req: AnyRequest): string {
  * consumed: Node then no longer discards an unread body after the response,
  * and a keep-alive connection stalls behind it.
  */
+const GONE_MID_BODY = 'the client closed the request before its body ended';
+
 function requestBody(req: Readable): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
@@ -57,8 +60,9 @@ function requestBody(req: Readable): ReadableStream<Uint8Array> {
             if (chunk !== null) settle(() => (controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), resolve()));
           };
           const onEnd = () => settle(() => (controller.close(), resolve()));
-          const onError = (err: Error) => settle(() => reject(err));
-          const onClose = () => settle(() => reject(new Error('the client closed the request before its body ended')));
+          // Node's own error here ('aborted', ECONNRESET) means the same: the client left.
+          const onError = (err: Error) => settle(() => reject(new ClientGoneError(GONE_MID_BODY, { cause: err })));
+          const onClose = () => settle(() => reject(new ClientGoneError(GONE_MID_BODY)));
           if (req.readableEnded) return onEnd();
           if (req.destroyed) return onClose();
           req.on('readable', onReadable);
@@ -178,7 +182,7 @@ export function fetchListener(handler: FetchHandler): (req: AnyRequest, res: Any
     }
     try {
       const response: unknown = await handler.fetch(toRequest(req, controller.signal));
-      if (!isResponse(response)) throw new TypeError(`fetch() returned ${typeof response}, not a Response`);
+      if (!isResponse(response)) throw new BadResponseError(`fetch() returned ${typeof response}, not a Response`);
       await writeResponse(response, req, res);
     } catch (err) {
       if (!controller.signal.aborted) throw err;

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { ProxySiteFile } from '../config/site-file.js';
+import { ClientGoneError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { originForm, type AnyRequest } from '../routing/request-host.js';
 import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
@@ -39,7 +40,7 @@ interface FlatHead {
 }
 
 function clientGoneError(): Error {
-  return Object.assign(new Error('the client went away before the response was complete'), { code: 'HOSTMUX_CLIENT_GONE' });
+  return new ClientGoneError('the client went away before the response was complete');
 }
 
 /** undici's raw response headers (Buffers, or strings), as strings; header bytes are latin1. */
