@@ -23,6 +23,7 @@ import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
 import { RedirectSite } from './sites/redirect-site.js';
 import { siteLogger, type LoggerFactory, type Site } from './sites/site.js';
+import { within } from './within.js';
 
 /**
  * Options of `createApplication`; each overrides the configuration files.
@@ -472,10 +473,7 @@ function allClosed(sockets: ReadonlySet<Duplex>): Promise<void> {
  * (a site's close() may leave them, or wait for them).
  */
 async function endUpgrades(sitesClosed: Promise<unknown>, upgraded: Set<Duplex>, logger: Logger): Promise<number> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, UPGRADE_CLOSE_GRACE_MS)));
-  await Promise.race([sitesClosed.then(() => allClosed(upgraded)), expired]);
-  clearTimeout(timer);
+  await within(sitesClosed.then(() => allClosed(upgraded)), UPGRADE_CLOSE_GRACE_MS);
   const left = [...upgraded];
   if (left.length === 0) return 0;
   const what = left.length === 1 ? '1 upgraded connection' : `${left.length} upgraded connections`;

@@ -11,12 +11,18 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+// The streams' own write, taken before anything can replace it: check
+// discards what the sites write while it loads them, and the command's own
+// words must still get out (main's last word on a hang comes then).
+const writeOut = process.stdout.write.bind(process.stdout);
+const writeErr = process.stderr.write.bind(process.stderr);
+
 export function out(text: string): void {
-  process.stdout.write(`${text}\n`);
+  writeOut(`${text}\n`);
 }
 
 export function err(text: string): void {
-  process.stderr.write(`${text}\n`);
+  writeErr(`${text}\n`);
 }
 
 export function json(value: unknown): void {

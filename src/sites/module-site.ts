@@ -12,6 +12,7 @@ import { rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
 import { LoadQueue, stillThere } from './load-queue.js';
 import { siteLogger, type LoggerFactory, type Site } from './site.js';
+import { TIMED_OUT, within } from '../within.js';
 
 /**
  * What a site module's `createHandler(site)` receives.
@@ -62,7 +63,6 @@ const requireCache = createRequire(import.meta.url).cache;
 const LOAD_WAIT_ON_CLOSE_MS = 5_000;
 /** The `Retry-After` (seconds) of a 503 for a request beyond `load_queue`. */
 export const LOAD_QUEUE_RETRY_AFTER = 5;
-const TIMED_OUT = Symbol('load timed out');
 const CLOSED = Symbol('site closed');
 /** Makes each fresh import of a reloaded site a URL `import()` has not cached. */
 let reloads = 0;
@@ -205,13 +205,8 @@ export class ModuleSite implements Site {
    */
   async #importWithin(): Promise<string | undefined> {
     const importing = this.#import();
-    let timer: NodeJS.Timeout | undefined;
-    const stopped = new Promise<typeof TIMED_OUT | typeof CLOSED>((resolve) => {
-      timer = setTimeout(resolve, this.#loadTimeout, TIMED_OUT);
-      this.#stopLoadWait = () => resolve(CLOSED);
-    });
-    const outcome = await Promise.race([importing, stopped]);
-    clearTimeout(timer);
+    const stopped = new Promise<typeof CLOSED>((resolve) => (this.#stopLoadWait = () => resolve(CLOSED)));
+    const outcome = await within(Promise.race([importing, stopped]), this.#loadTimeout);
     this.#stopLoadWait = undefined;
     if (outcome !== TIMED_OUT && outcome !== CLOSED) return outcome;
     void importing.then(() => this.#closeInstance());
@@ -247,10 +242,7 @@ export class ModuleSite implements Site {
     this.#failure ??= `${this.file}: the site is closed`;
     const loading = this.#loading;
     if (loading !== undefined && !this.#settled) {
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, LOAD_WAIT_ON_CLOSE_MS, true)).unref());
-      const late = await Promise.race([loading.then(() => false), gaveUp]);
-      clearTimeout(timer);
+      const late = (await within(loading, LOAD_WAIT_ON_CLOSE_MS, { unref: true })) === TIMED_OUT;
       if (late) {
         // Those waiting for the load get 503 now, not when it settles.
         this.#stopLoadWait?.();

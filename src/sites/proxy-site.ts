@@ -9,6 +9,7 @@ import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } 
 import { clientResponseHeaders, upstreamRequestHeaders, type Forwarding } from './proxy-headers.js';
 import { openTunnel, tunnelTarget, type TunnelTarget } from './proxy-tunnel.js';
 import { siteLogger, type LoggerFactory, type Site } from './site.js';
+import { TIMED_OUT, within } from '../within.js';
 
 /** How long `close()` lets in-flight requests and open tunnels finish before cutting them off. */
 export const CLOSE_GRACE_MS = 5_000;
@@ -234,11 +235,7 @@ export class ProxySite implements Site {
       pool?.close().catch(noop),
       ...tunnels.map((socket) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())))),
     ]);
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS, true)));
-    const cut = await Promise.race([graceful.then(() => false), expired]);
-    clearTimeout(timer);
-    if (!cut) return;
+    if ((await within(graceful, CLOSE_GRACE_MS)) !== TIMED_OUT) return;
     this.#logger().warn(`site ${this.name}: closing cut off what was still in flight after ${CLOSE_GRACE_MS / 1000} s`);
     for (const socket of tunnels) socket.destroy();
     await pool?.destroy().catch(noop);

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Application } from '../application.js';
-import { internalsOf } from '../internal.js';
-import { destroyOnError } from '../respond.js';
-import { plural } from './output.js';
+import type { Application } from '../../application.js';
+import { internalsOf } from '../../internal.js';
+import { destroyOnError } from '../../respond.js';
+import { plural } from '../output.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
 
 /** How often Node checks the timeouts (its default, 30 s, would let a 20 s bound run to 50). */
