@@ -116,11 +116,20 @@ export class ProxySite implements Site {
     let headSent = false;
     let done = false;
     let clientGone = false;
-    res.once('close', () => {
-      if (done) return;
+    const gone = () => {
+      if (done || clientGone) return;
       clientGone = true;
       controller?.abort(clientGoneError());
-    });
+    };
+    res.once('close', gone);
+    // A pipelined response queued behind another gets no 'close' if the
+    // connection goes first (it never had the socket): its request's 'close'
+    // tells. Only such responses pay for this listener.
+    if ((res as { socket?: unknown }).socket === null) {
+      req.once('close', () => {
+        if ((res as { socket?: unknown }).socket == null && req.socket.destroyed) gone();
+      });
+    }
     const resume = () => controller?.resume();
     // dispatch() with our own handler rather than pool.request() or
     // pool.stream(): each body chunk goes straight into `res`, pausing the
