@@ -1,5 +1,6 @@
-// A hostile client against a proxy site: what it leaves behind when it goes
-// away must not keep upstream requests (and their connections) in flight.
+// A hostile client that pipelines requests and leaves: what it leaves behind
+// must not keep upstream requests (and their connections), or a site's body
+// stream, in flight.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -52,4 +53,50 @@ test('pipelined requests whose client resets: the upstream request of a response
   // 'close' on a response that never had the socket).
   await closed.get('/first');
   await closed.get('/queued');
+});
+
+test('pipelined requests to a fetch-style site whose client resets: the queued response\'s body stream is cancelled', HANG_GUARD, async (t) => {
+  const dir = tempDir();
+  // /first never answers; /queued streams for ever, and says when it is cancelled.
+  writeTree(dir.path, {
+    'sites-enabled/app.ini': '[site]\ndomains = app.test\nhandler = ./app.mjs\n',
+    'sites-enabled/app.mjs': [
+      'export const seen = { queued: undefined, cancelled: undefined };',
+      'seen.queuedArrived = new Promise((resolve) => (seen.queued = resolve));',
+      'seen.cancelledNow = new Promise((resolve) => (seen.cancelled = resolve));',
+      'globalThis.attackFetchSite = seen;',
+      'export default {',
+      '  fetch(request) {',
+      "    if (new URL(request.url).pathname === '/first') return new Promise(() => {});",
+      '    seen.queued();',
+      '    const chunk = new Uint8Array(64 * 1024);',
+      '    return new Response(new ReadableStream({ pull(c) { c.enqueue(chunk); }, cancel() { seen.cancelled(); } }));',
+      '  },',
+      '};',
+      '',
+    ].join('\n'),
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  const server = http.createServer(app);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    server.closeAllConnections();
+    server.close();
+    await app.close();
+    dir.remove();
+    delete (globalThis as { attackFetchSite?: unknown }).attackFetchSite;
+  });
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  await once(client, 'connect');
+  client.write('GET /first HTTP/1.1\r\nHost: app.test\r\n\r\nGET /queued HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  for (let i = 0; (globalThis as { attackFetchSite?: unknown }).attackFetchSite === undefined; i++) {
+    assert.ok(i < 2_000, 'the site loaded');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const seen = (globalThis as unknown as { attackFetchSite: { queuedArrived: Promise<void>; cancelledNow: Promise<void> } }).attackFetchSite;
+  await seen.queuedArrived;
+  client.resetAndDestroy();
+  await seen.cancelledNow;
 });

@@ -116,20 +116,11 @@ export class ProxySite implements Site {
     let headSent = false;
     let done = false;
     let clientGone = false;
-    const gone = () => {
-      if (done || clientGone) return;
+    res.once('close', () => {
+      if (done) return;
       clientGone = true;
       controller?.abort(clientGoneError());
-    };
-    res.once('close', gone);
-    // A pipelined response queued behind another gets no 'close' if the
-    // connection goes first (it never had the socket): its request's 'close'
-    // tells. Only such responses pay for this listener.
-    if ((res as { socket?: unknown }).socket === null) {
-      req.once('close', () => {
-        if ((res as { socket?: unknown }).socket == null && req.socket.destroyed) gone();
-      });
-    }
+    });
     const resume = () => controller?.resume();
     // dispatch() with our own handler rather than pool.request() or
     // pool.stream(): each body chunk goes straight into `res`, pausing the
