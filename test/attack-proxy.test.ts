@@ -100,3 +100,48 @@ test('pipelined requests to a fetch-style site whose client resets: the queued r
   client.resetAndDestroy();
   await seen.cancelledNow;
 });
+
+test('an untrusted client\'s forwarding headers spelt with underscores never reach the upstream', HANG_GUARD, async (t) => {
+  // CGI-style upstreams (PHP, WSGI, Rack) read X_Forwarded_For as X-Forwarded-For.
+  let received: string[] = [];
+  const upstream = http.createServer((req, res) => {
+    received = req.rawHeaders;
+    res.end('ok');
+  });
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const dir = tempDir();
+  writeTree(dir.path, {
+    'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}\n`,
+  });
+  const app = createApplication(dir.path, { logger: captureLogger() });
+  const server = http.createServer(app);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    server.closeAllConnections();
+    server.close();
+    upstream.closeAllConnections();
+    upstream.close();
+    await app.close();
+    dir.remove();
+  });
+  const req = http.request({
+    port: (server.address() as net.AddressInfo).port,
+    host: '127.0.0.1',
+    path: '/',
+    agent: false,
+    headers: { host: 'app.test', x_forwarded_for: '6.6.6.6', 'x-forwarded_host': 'evil.test', x_real_ip: '6.6.6.6', 'x_forwarded-proto': 'https', x_custom: 'kept' },
+  });
+  req.end();
+  const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+  res.resume();
+  await once(res, 'end');
+  assert.equal(res.statusCode, 200);
+  const names = received.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
+  assert.deepEqual(names.filter((name) => name.includes('_')), ['x_custom'], received.join(' | '));
+  const value = (name: string) => received[received.findIndex((n, i) => i % 2 === 0 && n.toLowerCase() === name) + 1];
+  assert.equal(value('x-forwarded-for'), '127.0.0.1');
+  assert.equal(value('x-forwarded-host'), 'app.test');
+  assert.equal(value('x-forwarded-proto'), 'http');
+});
