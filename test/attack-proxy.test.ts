@@ -145,3 +145,55 @@ test('an untrusted client\'s forwarding headers spelt with underscores never rea
   assert.equal(value('x-forwarded-host'), 'app.test');
   assert.equal(value('x-forwarded-proto'), 'http');
 });
+
+test('a client that stops reading a proxied response is cut off after proxy_timeout, and the upstream request with it', HANG_GUARD, async (t) => {
+  // The upstream streams for as long as it is read.
+  const closed: Promise<unknown>[] = [];
+  const upstream = http.createServer((_req, res) => {
+    closed.push(once(res, 'close'));
+    const chunk = Buffer.alloc(64 * 1024);
+    const pump = () => {
+      while (res.write(chunk));
+    };
+    res.on('drain', pump);
+    pump();
+  });
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const dir = tempDir();
+  writeTree(dir.path, {
+    'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}\nproxy_timeout = 0.2\n`,
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  const server = http.createServer(app);
+  const serverSockets: net.Socket[] = [];
+  server.on('connection', (socket: net.Socket) => serverSockets.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    server.closeAllConnections();
+    server.close();
+    upstream.closeAllConnections();
+    upstream.close();
+    await app.close();
+    dir.remove();
+  });
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  await once(client, 'connect');
+  // It asks, then never reads: the buffers fill and the proxy stops writing.
+  client.pause();
+  client.write('GET /stream HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  for (let i = 0; closed.length === 0; i++) {
+    assert.ok(i < 2_000, 'the request reached the upstream');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await closed[0];
+  const socket = serverSockets[0]!;
+  if (!socket.destroyed) await once(socket, 'close');
+  const warnings = logger.records.filter((r) => r.level === 'warn');
+  assert.equal(warnings.length, 1, JSON.stringify(logger.records.map((r) => r.msg)));
+  assert.match(warnings[0]!.msg, /the client stopped reading for 0\.2 s; response cut off/);
+  client.destroy();
+});

@@ -42,6 +42,10 @@ function clientGoneError(): Error {
   return Object.assign(new Error('the client went away before the response was complete'), { code: 'HOSTMUX_CLIENT_GONE' });
 }
 
+function clientStalledError(ms: number): Error {
+  return Object.assign(new Error(`the client did not read the response for ${ms} ms`), { code: 'HOSTMUX_CLIENT_STALLED' });
+}
+
 /** undici's raw response headers (Buffers, or strings), as strings; header bytes are latin1. */
 function stringsOf(raw: readonly (Buffer | string)[] | unknown): string[] {
   if (!Array.isArray(raw)) return [];
@@ -121,7 +125,15 @@ export class ProxySite implements Site {
       clientGone = true;
       controller?.abort(clientGoneError());
     });
-    const resume = () => controller?.resume();
+    // A client that stops reading pauses the upstream, and undici's body
+    // timeout does not run while paused: `proxy_timeout` bounds the pause here,
+    // or the client would hold the upstream request for ever. A timer only while paused.
+    let stalled: NodeJS.Timeout | undefined;
+    const resume = () => {
+      clearTimeout(stalled);
+      stalled = undefined;
+      controller?.resume();
+    };
     // dispatch() with our own handler rather than pool.request() or
     // pool.stream(): each body chunk goes straight into `res`, pausing the
     // upstream socket while res.write() returns false and resuming on 'drain'
@@ -161,15 +173,20 @@ export class ProxySite implements Site {
           if (!http2 && !hasHeader(raw, 'content-length')) (res as ServerResponse).flushHeaders();
         },
         onResponseData: (c, chunk) => {
-          if (!clientGone && !(res as ServerResponse).write(chunk)) c.pause();
+          if (!clientGone && !(res as ServerResponse).write(chunk)) {
+            c.pause();
+            stalled ??= setTimeout(() => c.abort(clientStalledError(this.#timeout)), this.#timeout).unref();
+          }
         },
         onResponseEnd: () => {
           done = true;
+          clearTimeout(stalled);
           res.off('drain', resume);
           if (!clientGone) res.end();
         },
         onResponseError: (_c, err) => {
           done = true;
+          clearTimeout(stalled);
           res.off('drain', resume);
           this.#failed(res, err, clientGone || isClosed(res), headSent);
         },
@@ -182,6 +199,9 @@ export class ProxySite implements Site {
     const upstream = this.#origin;
     if (clientGone) {
       this.#logger().debug({ err }, `site ${this.name}: the client went away; the request to ${upstream} was aborted`);
+    } else if ((err as { code?: string }).code === 'HOSTMUX_CLIENT_STALLED') {
+      this.#logger().warn({ err }, `site ${this.name}: the client stopped reading for ${this.#timeout / 1000} s; response cut off, request to ${upstream} aborted`);
+      abortResponse(res);
     } else if (headSent) {
       this.#logger().error({ err }, `site ${this.name}: upstream ${upstream} failed during the response body; response cut off`);
       abortResponse(res);
