@@ -293,3 +293,13 @@ test('a non-101 answer whose body stalls is cut off after proxy_timeout: the cli
   assert.equal(errors.length, 1, JSON.stringify(errors));
   assert.match(errors[0]!.msg, /its answer to the upgrade failed/);
 });
+
+test('an upgrade to h2c gets 400 and never reaches the upstream: no cleartext HTTP/2 past the path prefix', HANG_GUARD, async (t) => {
+  const up = await recorder(t);
+  const { port, records } = await front(t, up.port);
+  const h2c = 'GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+  const cases = [`${h2c}Upgrade: h2c\r\n\r\n`, `${h2c}Upgrade: websocket\r\nUpgrade: H2C\r\n\r\n`, `${h2c}Upgrade: websocket, h2c\r\n\r\n`];
+  for (const bytes of cases) assert.equal(statusOf(await rawRequestUntilClosed(port, bytes)), 400, bytes);
+  assert.deepEqual(up.received, []);
+  assert.deepEqual((await accessLines(records, cases.length)).map((r) => r.statusCode), cases.map(() => 400));
+});

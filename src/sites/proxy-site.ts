@@ -219,6 +219,7 @@ export class ProxySite implements Site {
     if (this.#closing !== undefined) return rejectUpgrade(socket, 503);
     // Node does not frame an upgrade request's body: one declared cannot be forwarded as a body.
     if (hasBody(req)) return rejectUpgrade(socket, 400);
+    if (asksForH2c(req.rawHeaders)) return rejectUpgrade(socket, 400);
     const headers = upstreamRequestHeaders(req, this.#forwarding, true);
     openTunnel(socket, req, this.#path(req), headers, head, this.#tunnel, (failure) => {
       const what = failure.stage === 'request'
@@ -285,6 +286,23 @@ function answerAsterisk(req: AnyRequest, res: AnyResponse): void {
   res.statusCode = 200;
   res.setHeader('content-length', '0');
   res.end();
+}
+
+/**
+ * Whether any `Upgrade` header offers `h2c`. A 101 to it would give the
+ * client cleartext HTTP/2 straight to the upstream, where it could ask for
+ * any path and host past the proxy's path prefix and Host (h2c smuggling);
+ * hostmux offers no cleartext HTTP/2, so it never asks an upstream for it.
+ */
+function asksForH2c(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 7 || raw[i]!.toLowerCase() !== 'upgrade') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const protocol = token.trim().toLowerCase();
+      if (protocol === 'h2c' || protocol.startsWith('h2c/')) return true;
+    }
+  }
+  return false;
 }
 
 function hasHeader(raw: readonly string[], lower: string): boolean {
