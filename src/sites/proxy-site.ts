@@ -200,7 +200,8 @@ export class ProxySite implements Site {
     if (clientGone) {
       this.#logger().debug({ err }, `site ${this.name}: the client went away; the request to ${upstream} was aborted`);
     } else if ((err as { code?: string }).code === 'HOSTMUX_CLIENT_STALLED') {
-      this.#logger().warn({ err }, `site ${this.name}: the client stopped reading for ${this.#timeout / 1000} s; response cut off, request to ${upstream} aborted`);
+      // The client's doing, not a failure: one line, no stack.
+      this.#logger().warn(`site ${this.name}: the client stopped reading for ${this.#timeout / 1000} s; response cut off, request to ${upstream} aborted`);
       abortResponse(res);
     } else if (headSent) {
       this.#logger().error({ err }, `site ${this.name}: upstream ${upstream} failed during the response body; response cut off`);
