@@ -330,10 +330,17 @@ function release(this: Tracked): void {
  * For a pipelined request whose response waits behind another on its
  * connection: if the connection goes away first, Node never emits 'close'
  * on that response, so the request is over when the request itself closes.
+ * The response is then destroyed and gets its 'close' here, as a response
+ * whose client left does: the site (a proxy's upstream request, a fetch
+ * handler's body stream, a handler watching 'close') learns it too, rather
+ * than writing into it for ever.
  */
 function releaseQueued(this: AnyRequest & { [QUEUED]?: Tracked }): void {
   const res = this[QUEUED]!;
-  if ((res as { socket?: unknown }).socket == null && this.socket.destroyed) release.call(res);
+  if ((res as { socket?: unknown }).socket != null || !this.socket.destroyed || res[RELEASED] === true) return;
+  res.destroy();
+  // 'close' runs release (and the site's own listeners) once.
+  res.emit('close');
 }
 
 /**

@@ -333,9 +333,10 @@ export class UpstreamTimeoutError extends HostmuxError {
 
   /**
    * @param ms - the timeout that ran out, in milliseconds
+   * @param message - what took too long, when not the upgrade's answer
    */
-  constructor(ms: number) {
-    super(UpstreamTimeoutError.code, `the upstream did not answer the upgrade within ${ms} ms`);
+  constructor(ms: number, message = `the upstream did not answer the upgrade within ${ms} ms`) {
+    super(UpstreamTimeoutError.code, message);
     this.name = 'UpstreamTimeoutError';
   }
 }

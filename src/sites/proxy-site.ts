@@ -44,6 +44,13 @@ function clientGoneError(): Error {
   return new ClientGoneError('the client went away before the response was complete');
 }
 
+/** Marks the client-gone error of a client that stopped reading (it is still there, but gone for us). */
+const STALLED = Symbol('hostmux.clientStalled');
+
+function clientStalledError(ms: number): Error {
+  return Object.assign(new ClientGoneError(`the client did not read the response for ${ms} ms`), { [STALLED]: true });
+}
+
 /** undici's raw response headers (Buffers, or strings), as strings; header bytes are latin1. */
 function stringsOf(raw: readonly (Buffer | string)[] | unknown): string[] {
   if (!Array.isArray(raw)) return [];
@@ -123,7 +130,15 @@ export class ProxySite implements Site {
       clientGone = true;
       controller?.abort(clientGoneError());
     });
-    const resume = () => controller?.resume();
+    // A client that stops reading pauses the upstream, and undici's body
+    // timeout does not run while paused: `proxy_timeout` bounds the pause here,
+    // or the client would hold the upstream request for ever. A timer only while paused.
+    let stalled: NodeJS.Timeout | undefined;
+    const resume = () => {
+      clearTimeout(stalled);
+      stalled = undefined;
+      controller?.resume();
+    };
     // dispatch() with our own handler rather than pool.request() or
     // pool.stream(): each body chunk goes straight into `res`, pausing the
     // upstream socket while res.write() returns false and resuming on 'drain'
@@ -163,15 +178,20 @@ export class ProxySite implements Site {
           if (!http2 && !hasHeader(raw, 'content-length')) (res as ServerResponse).flushHeaders();
         },
         onResponseData: (c, chunk) => {
-          if (!clientGone && !(res as ServerResponse).write(chunk)) c.pause();
+          if (!clientGone && !(res as ServerResponse).write(chunk)) {
+            c.pause();
+            stalled ??= setTimeout(() => c.abort(clientStalledError(this.#timeout)), this.#timeout).unref();
+          }
         },
         onResponseEnd: () => {
           done = true;
+          clearTimeout(stalled);
           res.off('drain', resume);
           if (!clientGone) res.end();
         },
         onResponseError: (_c, err) => {
           done = true;
+          clearTimeout(stalled);
           res.off('drain', resume);
           this.#failed(res, err, clientGone || isClosed(res), headSent);
         },
@@ -184,6 +204,10 @@ export class ProxySite implements Site {
     const upstream = this.#origin;
     if (clientGone) {
       this.#logger().debug({ err }, `site ${this.name}: the client went away; the request to ${upstream} was aborted`);
+    } else if ((err as { [STALLED]?: true })[STALLED] === true) {
+      // The client's doing, not a failure: one line, no stack.
+      this.#logger().warn(`site ${this.name}: the client stopped reading for ${this.#timeout / 1000} s; response cut off, request to ${upstream} aborted`);
+      abortResponse(res);
     } else if (headSent) {
       this.#logger().error({ err }, `site ${this.name}: upstream ${upstream} failed during the response body; response cut off`);
       abortResponse(res);
@@ -201,6 +225,7 @@ export class ProxySite implements Site {
     if (this.#closing !== undefined) return rejectUpgrade(socket, 503);
     // Node does not frame an upgrade request's body: one declared cannot be forwarded as a body.
     if (hasBody(req)) return rejectUpgrade(socket, 400);
+    if (asksForH2c(req.rawHeaders)) return rejectUpgrade(socket, 400);
     const headers = upstreamRequestHeaders(req, this.#forwarding, true);
     openTunnel(socket, req, this.#path(req), headers, head, this.#tunnel, (failure) => {
       const what = failure.stage === 'request'
@@ -263,6 +288,23 @@ function answerAsterisk(req: AnyRequest, res: AnyResponse): void {
   res.statusCode = 200;
   res.setHeader('content-length', '0');
   res.end();
+}
+
+/**
+ * Whether any `Upgrade` header offers `h2c`. A 101 to it would give the
+ * client cleartext HTTP/2 straight to the upstream, where it could ask for
+ * any path and host past the proxy's path prefix and Host (h2c smuggling);
+ * hostmux offers no cleartext HTTP/2, so it never asks an upstream for it.
+ */
+function asksForH2c(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 7 || raw[i]!.toLowerCase() !== 'upgrade') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const protocol = token.trim().toLowerCase();
+      if (protocol === 'h2c' || protocol.startsWith('h2c/')) return true;
+    }
+  }
+  return false;
 }
 
 function hasHeader(raw: readonly string[], lower: string): boolean {

@@ -138,7 +138,7 @@ export function openTunnel(
       rejectUpgrade(client, 502);
       return onFailure({ stage: 'request', status: 502, err: new UpstreamError('the upstream answered 101 without Upgrade and Connection: Upgrade') });
     }
-    deliver(client, req, res, (err) => onFailure({ stage: 'answer', err }));
+    deliver(client, req, res, timeout, (err) => onFailure({ stage: 'answer', err }));
   });
   upstream.end();
 }
@@ -147,9 +147,11 @@ export function openTunnel(
  * Sends a non-101 answer to the client as a complete response through a
  * ServerResponse on its socket (Node frames the body: Content-Length,
  * chunked, or none for HEAD/204/304), with `Connection: close`; then ends
- * the connection.
+ * the connection. A body that pauses for `timeout` ms (an upstream that
+ * stalls, or a client that stops reading) is cut off, as a proxied
+ * response's body is: the client's connection is not held for ever.
  */
-function deliver(client: Duplex, req: IncomingMessage, answer: IncomingMessage, onFailure: (err: Error) => void): void {
+function deliver(client: Duplex, req: IncomingMessage, answer: IncomingMessage, timeout: number, onFailure: (err: Error) => void): void {
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(client as Socket);
@@ -163,10 +165,15 @@ function deliver(client: Duplex, req: IncomingMessage, answer: IncomingMessage, 
   }
   answer.on('error', noop);
   res.on('error', noop);
+  let stalled: Error | undefined;
+  answer.socket.setTimeout(timeout, () => {
+    stalled = new UpstreamTimeoutError(timeout, `the upstream's answer to the upgrade paused for ${timeout} ms`);
+    answer.destroy();
+  });
   answer.on('close', () => {
     // The upstream's body was cut off (not by the client leaving): so is the client's answer.
     if (!answer.complete && !client.destroyed) {
-      onFailure(new UpstreamError('the upstream closed the connection during its answer to the upgrade'));
+      onFailure(stalled ?? new UpstreamError('the upstream closed the connection during its answer to the upgrade'));
       client.destroy();
     }
   });
