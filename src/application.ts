@@ -16,7 +16,7 @@ import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
 import { NO_WILDCARDS, type RouteHit, type RoutingTable } from './routing/table.js';
-import { destroyOnError, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
+import { destroyOnError, destroySiteSocket, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
 import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
@@ -467,7 +467,7 @@ async function endUpgrades(sitesClosed: Promise<unknown>, upgraded: Set<Duplex>,
   if (left.length === 0) return 0;
   const what = left.length === 1 ? '1 upgraded connection' : `${left.length} upgraded connections`;
   logger.warn(`closing: cut off ${what} still open after ${UPGRADE_CLOSE_GRACE_MS / 1000} s`);
-  for (const socket of left) socket.destroy();
+  for (const socket of left) destroySiteSocket(socket);
   // Their 'close' (and access lines) before the log files close.
   await allClosed(new Set(left));
   return left.length;

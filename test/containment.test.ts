@@ -9,10 +9,12 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { createApplication, type Application } from '../src/index.ts';
+import { internalsOf } from '../src/internal.ts';
 import { captureLogger, listen, tempDir, writeTree, type LogRecord, type Running } from './helpers.ts';
 
 /** A value whose every trap throws: reading anything of it fails. */
@@ -124,6 +126,18 @@ const CASES: readonly Case[] = [
     module: "export default async (req, res) => {\n  res.end(Buffer.alloc(req.httpVersionMajor === 2 ? 1 << 20 : 16 << 20, 'x'));\n  await new Promise((resolve) => setImmediate(resolve));\n  res.write('more');\n};",
     h1: { status: 200 }, h2: { any: true },
     log: { h1: /error on its response: write after end/ }, err: { message: 'write after end' },
+  },
+  {
+    name: 'end-replaced', title: 'a handler that replaces res.end with one that throws, then throws',
+    module: "export default (req, res) => {\n  res.end = () => { throw new Error('no end'); };\n  throw new Error('after replacing end');\n};",
+    h1: CUT, h2: CUT, log: FAILED, err: { message: 'after replacing end' },
+  },
+  {
+    name: 'response-poisoned', title: 'a handler that replaces its response\'s methods with throwing ones, then rejects',
+    module:
+      "export default async (req, res) => {\n  await null;\n  for (const name of ['getHeaderNames', 'setHeader', 'end']) res[name] = () => { throw new Error(`no ${name}`); };\n" +
+      "  throw new Error('poisoned');\n};",
+    h1: CUT, h2: CUT, log: FAILED, err: { message: 'poisoned' },
   },
   {
     name: 'hang', title: 'a handler that never answers',
@@ -333,6 +347,43 @@ test('an upgrade handler that throws a Proxy whose traps throw has its socket cl
   assert.equal(errors[0]!.bindings.logger, 'site.u');
   assert.match(errors[0]!.msg, /^site u: the upgrade handler failed/);
   assert.equal((await h1Get(running.port, 'u.test')).body, 'ok', 'the site still serves requests');
+});
+
+test('an upgrade handler that replaces its socket\'s destroy, then throws, has its socket closed, and app.close() resolves', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, {
+    'sites-enabled/u.ini': '[site]\ndomains = u.test\nhandler = ../u.mjs\n',
+    'u.mjs':
+      "export default (req, res) => res.end('ok');\n" +
+      `export function upgrade(req, socket) {\n  socket.destroy = () => { throw ${HOSTILE}; };\n  if (req.url === '/throws') throw ${HOSTILE};\n` +
+      "  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nconnection: upgrade\\r\\nupgrade: websocket\\r\\n\\r\\n');\n}\n",
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  const running = await listen(app as unknown as http.RequestListener);
+  running.server.on('upgrade', app.upgrade);
+  t.after(() => running.close());
+  await app.ready();
+  const upgrade = (path: string) => {
+    const req = http.request({ host: '127.0.0.1', port: running.port, path, headers: { host: 'u.test', connection: 'upgrade', upgrade: 'websocket' }, agent: false });
+    req.on('error', () => {});
+    req.end();
+    return req;
+  };
+  const failing = upgrade('/throws');
+  // Not once(): it rejects on the 'error' (a reset) that comes first.
+  await new Promise((resolve) => failing.on('close', resolve));
+  assert.equal((await h1Get(running.port, 'u.test')).body, 'ok', 'the process is up and the site serves requests');
+  const errors = logger.records.filter((r) => r.level === 'error');
+  assert.deepEqual(errors.map((r) => r.msg), ['site u: the upgrade handler failed']);
+  // An upgrade the site holds open with a destroy() that throws: app.close() still cuts it off.
+  const [, socket] = (await once(upgrade('/holds'), 'upgrade')) as [http.IncomingMessage, Duplex];
+  socket.on('error', () => {});
+  const closed = once(socket, 'close');
+  await app.close();
+  assert.equal(internalsOf(app)!.upgradesCut, 1);
+  await closed;
 });
 
 // ---------------------------------------------------------------------------

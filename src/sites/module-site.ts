@@ -8,7 +8,7 @@ import { fileDigest } from '../config/read-file.js';
 import { describeError, loggableError } from '../describe-error.js';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
-import { rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
+import { answerFailure, destroySiteSocket, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
 import { LoadQueue, stillThere } from './load-queue.js';
 import { siteLogger, type LoggerFactory, type Site } from './site.js';
@@ -290,12 +290,12 @@ export class ModuleSite implements Site {
   #upgradeFailed(err: unknown, socket: Duplex): void {
     this.#logger().error({ err: loggableError(err) }, `site ${this.name}: the upgrade handler failed`);
     // What the handler already wrote is unknown: a response now could corrupt it.
-    socket.destroy();
+    destroySiteSocket(socket);
   }
 
   #failed(err: unknown, res: AnyResponse): void {
     this.#logger().error({ err: loggableError(err) }, `site ${this.name}: the handler failed`);
-    sendStatus(res, 500);
+    answerFailure(res, 500);
   }
 
   async #import(): Promise<string | undefined> {
