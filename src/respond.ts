@@ -46,6 +46,8 @@ export function sendStatus(res: AnyResponse, status: number, retryAfter?: number
   // Drop what a failed site set (a cookie, a content-encoding): this answer is ours alone.
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = status;
+  // The site's reason phrase is not ours either (and may be one Node refuses to send).
+  if (!('stream' in res)) res.statusMessage = STATUS_CODES[status] ?? '';
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
   if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));

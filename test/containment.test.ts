@@ -140,6 +140,12 @@ const CASES: readonly Case[] = [
     h1: CUT, h2: CUT, log: FAILED, err: { message: 'poisoned' },
   },
   {
+    name: 'bad-status-message', title: 'a handler that sets a status message with a line break',
+    // Node refuses to send it (the handler throws); the 500 is sent without it.
+    module: "export default (req, res) => {\n  res.statusMessage = 'OK\\r\\nset-cookie: a=b';\n  res.end('x');\n};",
+    h1: FIVE_HUNDRED, h2: { status: 200, body: 'x' }, log: { h1: /the handler failed/ }, err: { message: /statusMessage/ },
+  },
+  {
     name: 'hang', title: 'a handler that never answers',
     module: 'export default () => {};',
     h1: HANGS, h2: HANGS,
