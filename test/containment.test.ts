@@ -146,6 +146,14 @@ const CASES: readonly Case[] = [
     h1: FIVE_HUNDRED, h2: { status: 200, body: 'x' }, log: { h1: /the handler failed/ }, err: { message: /statusMessage/ },
   },
   {
+    name: 'request-destroyed', title: 'a handler that destroys its request with an error',
+    // Over HTTP/1.1 Node cuts the connection and emits nothing without a
+    // listener; over HTTP/2 the request emits the error, which is the site's.
+    module: "export default (req, res) => {\n  req.destroy(new Error('request destroyed'));\n  res.end('x');\n};",
+    h1: { any: true }, h2: { status: 200, body: 'x' },
+    log: { h2: /^site request-destroyed: error on its request: request destroyed$/ }, err: { message: 'request destroyed' },
+  },
+  {
     name: 'hang', title: 'a handler that never answers',
     module: 'export default () => {};',
     h1: HANGS, h2: HANGS,
