@@ -1,6 +1,7 @@
 import { createApplication, type Application } from '../application.js';
 import { internalsOf } from '../internal.js';
 import { ConfigError, SiteLoadError, type ConfigProblem, type SiteLoadProblem } from '../errors.js';
+import { escapeControls } from '../logging/escape.js';
 import { OK, PROBLEMS, secondsOption, type Invocation } from './command.js';
 import { DEFAULT_LOAD_TIMEOUT_SECONDS } from './commands.js';
 import { err, json, out, plural, printProblems, table } from './output.js';
@@ -92,7 +93,8 @@ function printText(report: CheckReport, loadTimeoutMs: number): void {
   }
   if (report.failedSites.length > 0) {
     err(`hostmux: ${plural(report.failedSites.length, 'site')} failed to load:`);
-    for (const failed of report.failedSites) err(`  ${failed.site} (${failed.file}): ${failed.message}`);
+    // The message quotes what the module threw: one line, nothing for the terminal to act on.
+    for (const failed of report.failedSites) err(`  ${failed.site} (${failed.file}): ${escapeControls(failed.message)}`);
     return;
   }
   const sites = new Set(report.routes.map((route) => route.site)).size;
