@@ -635,9 +635,18 @@ export function createApplication(configDir: string, options: ApplicationOptions
     closed = true;
     await reloading;
     // Shutting down: sites a reload retired are closed now, not after their last request.
-    const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => site.close()));
+    const stillClosing = new Set<Site>();
+    const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => {
+      stillClosing.add(site);
+      return site.close().then(() => stillClosing.delete(site));
+    }));
     upgradesCut = await endUpgrades(sitesClosed, upgraded, state.logging.root);
-    await sitesClosed;
+    // endUpgrades waited for the sites' close() as long as its grace lasted:
+    // one that never settles (a database that is gone) is not waited for further.
+    if (stillClosing.size > 0) {
+      const names = [...new Set([...stillClosing].map((site) => site.name))].join(', ');
+      state.logging.root.warn(`closing: did not wait longer for the close() of site ${names}, still running after ${UPGRADE_CLOSE_GRACE_MS / 1000} s`);
+    }
     await state.logging.close();
   };
   // Once: the Fastify plugin closes it in preClose and again in onClose.

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { createApplication, type Application } from '../src/index.ts';
 import { internalsOf } from '../src/internal.ts';
-import { captureLogger, listen, tempDir, writeTree, type LogRecord, type Running } from './helpers.ts';
+import { captureLogger, listen, tempDir, within, writeTree, type LogRecord, type Running } from './helpers.ts';
 
 /** A value whose every trap throws: reading anything of it fails. */
 const HOSTILE = `new Proxy({}, Object.fromEntries(
@@ -334,6 +334,26 @@ test('a close() that throws a Proxy whose traps throw is logged, and app.close()
   assert.equal(errors[0]!.bindings.logger, 'site.c');
   assert.match(errors[0]!.msg, /^site c: close\(\) failed/);
   assert.deepEqual({ ...(errors[0]!.obj.err as object) }, { type: 'object', message: 'a thrown object with no message' });
+});
+
+test('a close() that never settles holds app.close() for its 5 s grace only, and is named in the log', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, {
+    'sites-enabled/stuck.ini': '[site]\ndomains = stuck.test\nhandler = ../stuck.mjs\n',
+    'sites-enabled/fine.ini': '[site]\ndomains = fine.test\nhandler = ../fine.mjs\n',
+    // A database client whose end() waits on a server that is gone.
+    'stuck.mjs': 'export default Object.assign((req, res) => res.end(), { close: () => new Promise(() => {}) });\n',
+    'fine.mjs': 'export default (req, res) => res.end();\n',
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  await app.ready();
+  // A hang guard only: the bound under test is 5 s.
+  await within(app.close(), 20_000, 'app.close() waited on a close() that never settles');
+  assert.deepEqual(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg), [
+    'closing: did not wait longer for the close() of site stuck, still running after 5 s',
+  ]);
 });
 
 test('an upgrade handler that throws a Proxy whose traps throw has its socket closed, and is logged', async (t) => {
