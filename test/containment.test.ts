@@ -336,6 +336,46 @@ test('a close() that throws a Proxy whose traps throw is logged, and app.close()
   assert.deepEqual({ ...(errors[0]!.obj.err as object) }, { type: 'object', message: 'a thrown object with no message' });
 });
 
+test('an Express site over HTTP/2 gets its streams reset with HTTP_1_1_REQUIRED, and the process stays up', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
+  writeTree(dir.path, {
+    'sites-enabled/ex.ini': '[site]\ndomains = ex.test\nhandler = ../ex.mjs\n',
+    'sites-enabled/good.ini': '[site]\ndomains = good.test\nhandler = ../good.mjs\n',
+    'ex.mjs':
+      `import { createRequire } from 'node:module';\nconst express = createRequire(${JSON.stringify(root)})('express');\n` +
+      "const app = express();\napp.get('/', (req, res) => res.send('express'));\nexport default app;\n",
+    'good.mjs': "export default (req, res) => res.end('good');\n",
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  t.after(() => app.close());
+  await app.ready();
+  const server = http2.createServer(app as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  session.on('error', () => {});
+  t.after(() => {
+    session.destroy();
+    server.close();
+  });
+  const stream = session.request({ ':path': '/', ':authority': 'ex.test' });
+  stream.on('error', () => {});
+  stream.resume();
+  await new Promise((resolve) => stream.on('close', resolve));
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_HTTP_1_1_REQUIRED);
+  assert.deepEqual([(await h2Get(session, 'good.test')).body, (await h2Get(session, 'ex.test')).complete], ['good', false]);
+  assert.deepEqual(logger.records.filter((r) => r.level !== 'info').map((r) => r.msg), [
+    'site ex: an Express app cannot serve HTTP/2; its HTTP/2 requests are reset with HTTP_1_1_REQUIRED',
+  ]);
+  // Over HTTP/1.1 the same app serves.
+  const h1 = await listen(app as unknown as http.RequestListener);
+  t.after(h1.close);
+  assert.equal((await h1Get(h1.port, 'ex.test')).body, 'express');
+});
+
 test('a close() that never settles holds app.close() for its 5 s grace only, and is named in the log', { timeout: 30_000 }, async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
