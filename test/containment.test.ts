@@ -154,6 +154,11 @@ const CASES: readonly Case[] = [
     log: { h2: /^site request-destroyed: error on its request: request destroyed$/ }, err: { message: 'request destroyed' },
   },
   {
+    name: 'request-getter', title: 'a handler function whose request property throws (not taken for an Express app)',
+    module: "const handler = (req, res) => res.end('ok');\nObject.defineProperty(handler, 'request', { get() { throw new Error('no request'); } });\nexport default handler;",
+    h1: { status: 200, body: 'ok' }, h2: { status: 200, body: 'ok' },
+  },
+  {
     name: 'hang', title: 'a handler that never answers',
     module: 'export default () => {};',
     h1: HANGS, h2: HANGS,

@@ -59,9 +59,14 @@ function hasMethod<K extends string>(value: unknown, key: K): value is Record<K,
  */
 function needsHttp1(target: unknown): boolean {
   if (typeof target !== 'function') return false;
-  const { request, response } = target as { request?: unknown; response?: unknown };
-  return typeof request === 'object' && request !== null && typeof response === 'object' && response !== null &&
-    IncomingMessage.prototype.isPrototypeOf(request) && ServerResponse.prototype.isPrototypeOf(response);
+  try {
+    const { request, response } = target as { request?: unknown; response?: unknown };
+    return typeof request === 'object' && request !== null && typeof response === 'object' && response !== null &&
+      IncomingMessage.prototype.isPrototypeOf(request) && ServerResponse.prototype.isPrototypeOf(response);
+  } catch {
+    // A getter or Proxy trap of the site's that throws: not an Express app.
+    return false;
+  }
 }
 
 /** A request listener for what a module provided, or undefined when it is none of the shapes. */
