@@ -17,7 +17,7 @@ import { buildRoutingTable, type SiteRoutes } from './routing/build.js';
 import { normalizeHost } from './routing/hostname.js';
 import { requestHost, type AnyRequest } from './routing/request-host.js';
 import { NO_WILDCARDS, type RouteHit, type RoutingTable } from './routing/table.js';
-import { destroyOnError, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
+import { destroyOnError, destroySiteSocket, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from './respond.js';
 import { SITE_INFO, type SiteInfo } from './site-of.js';
 import { ModuleSite } from './sites/module-site.js';
 import { ProxySite } from './sites/proxy-site.js';
@@ -349,8 +349,23 @@ function releaseQueued(this: AnyRequest & { [QUEUED]?: Tracked }): void {
  * error, logged on its logger; without a listener it would end the process.
  */
 function responseFailed(this: Tracked, err: unknown): void {
-  const { site, loggers } = this[TRACKED]!;
-  siteLogger(loggers, site.name).error({ err: loggableError(err) }, `site ${site.name}: error on its response: ${describeError(err)}`);
+  siteStreamFailed(this[TRACKED]!, 'response', err);
+}
+
+/**
+ * Shared by every HTTP/2 request: an 'error' its request emits is the
+ * site's. Node's HTTP/2 request, unlike HTTP/1's, emits an error from its
+ * own reading even with no listener (an Express app, which swaps the
+ * request's prototype for HTTP/1's, makes it do so at once): that would end
+ * the process. HTTP/1 requests need no listener, and would report every
+ * client that leaves through one.
+ */
+function requestFailed(this: AnyRequest & { [TRACKED]?: Entry }, err: unknown): void {
+  siteStreamFailed(this[TRACKED]!, 'request', err);
+}
+
+function siteStreamFailed({ site, loggers }: Entry, stream: 'request' | 'response', err: unknown): void {
+  siteLogger(loggers, site.name).error({ err: loggableError(err) }, `site ${site.name}: error on its ${stream}: ${describeError(err)}`);
 }
 
 /** Resolves once the entry has no request in flight; for a site a reload retired. */
@@ -426,6 +441,10 @@ function dispatch(
   (res as Tracked)[TRACKED] = entry;
   res.on('close', release);
   res.on('error', responseFailed);
+  if ('stream' in res) {
+    (req as { [TRACKED]?: Entry })[TRACKED] = entry;
+    req.on('error', requestFailed);
+  }
   // Only a response queued behind another has no socket yet: ordinary requests pay nothing here.
   if ((res as { socket?: unknown }).socket === null) {
     (req as { [QUEUED]?: Tracked })[QUEUED] = res as Tracked;
@@ -485,7 +504,7 @@ async function endUpgrades(sitesClosed: Promise<unknown>, upgraded: Set<Duplex>,
   if (left.length === 0) return 0;
   const what = left.length === 1 ? '1 upgraded connection' : `${left.length} upgraded connections`;
   logger.warn(`closing: cut off ${what} still open after ${UPGRADE_CLOSE_GRACE_MS / 1000} s`);
-  for (const socket of left) socket.destroy();
+  for (const socket of left) destroySiteSocket(socket);
   // Their 'close' (and access lines) before the log files close.
   await allClosed(new Set(left));
   return left.length;
@@ -635,9 +654,18 @@ export function createApplication(configDir: string, options: ApplicationOptions
     closed = true;
     await reloading;
     // Shutting down: sites a reload retired are closed now, not after their last request.
-    const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => site.close()));
+    const stillClosing = new Set<Site>();
+    const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => {
+      stillClosing.add(site);
+      return site.close().then(() => stillClosing.delete(site));
+    }));
     upgradesCut = await endUpgrades(sitesClosed, upgraded, state.logging.root);
-    await sitesClosed;
+    // endUpgrades waited for the sites' close() as long as its grace lasted:
+    // one that never settles (a database that is gone) is not waited for further.
+    if (stillClosing.size > 0) {
+      const names = [...new Set([...stillClosing].map((site) => site.name))].join(', ');
+      state.logging.root.warn(`closing: did not wait longer for the close() of site ${names}, still running after ${UPGRADE_CLOSE_GRACE_MS / 1000} s`);
+    }
     await state.logging.close();
   };
   // Once: the Fastify plugin closes it in preClose and again in onClose.

@@ -381,6 +381,25 @@ test('check: each problem once, naming the file to edit (a link\'s target); the 
   assert.doesNotMatch(problem.stderr, /sites-enabled\/loud\.ini/);
 });
 
+test('check: what a failing module threw, and a file name, reach the terminal with control characters escaped', async (t) => {
+  const dir = tree(t, {
+    'sites/hostile.mjs': 'throw new Error("boom\\x1b[2J\\nhostmux: the configuration is ok");\n',
+    'sites-enabled/hostile.ini': '[site]\ndomains = hostile.test\nhandler = ../sites/hostile.mjs\n',
+  });
+  const loaded = await hostmux(['check', '-c', dir]);
+  assert.equal(loaded.code, 1);
+  const lines = loaded.stderr.split('\n').filter((line) => !line.startsWith(' '.repeat(4)) && !/^\d{4}-/.test(line));
+  assert.ok(lines.includes('  hostile (sites-enabled/hostile.ini): ' +
+    `cannot import ${join(realpathSync(dir), 'sites/hostile.mjs')}: boom\\x1b[2J\\x0ahostmux: the configuration is ok`), loaded.stderr);
+  assert.doesNotMatch(loaded.stderr, /\x1b|^hostmux: the configuration is ok/m);
+
+  const named = tree(t, { 'sites-enabled/e\x1b[31mvil.ini': '[site]\ndomains = evil.test\nhandler = ../sites/app.mjs\n' });
+  const problem = await hostmux(['check', '-c', named]);
+  assert.equal(problem.code, 1);
+  assert.match(problem.stderr, /^ {2}sites-enabled\/e\\x1b\[31mvil\.ini \[site\]: site name "e\\x1b\[31mvil" may only/m);
+  assert.doesNotMatch(problem.stderr, /\x1b/);
+});
+
 test('list: every available site, enabled or not, with its domains; problems exit 1', async (t) => {
   const dir = tree(t);
   const clean = await hostmux(['list', '-c', dir]);

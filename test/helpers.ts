@@ -186,3 +186,14 @@ export function captureLogger(
     child: (more) => captureLogger(records, { ...bindings, ...more }),
   };
 }
+
+/** Resolves with `promise`, or rejects with `message` after `ms`: turns a hang into a failure that says why. */
+export async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

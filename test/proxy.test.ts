@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, createApplication, type Application, type ConfigProblem } from '../src/index.ts';
-import { captureLogger, listen, rawRequest, rawRequestUntilClosed, request, statusOf, tempDir, writeTree, type LogRecord, type Running } from './helpers.ts';
+import { captureLogger, listen, rawRequest, rawRequestUntilClosed, request, statusOf, tempDir, writeTree, type LogRecord, type Running, within } from './helpers.ts';
 
 // A guard against a hang (a body that never streams), not a speed limit.
 const HANG_GUARD = { timeout: 20_000 };
@@ -133,17 +133,6 @@ function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } 
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-/** Resolves with `promise`, or rejects with `message` after `ms`: turns a hang into a failure that says why. */
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A port nothing listens on: listen, note the port, close. */

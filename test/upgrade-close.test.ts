@@ -12,21 +12,11 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createApplication } from '../src/index.ts';
 import hostmux from '../src/fastify.ts';
-import { captureLogger, FIXTURES, listen, tempDir, writeTree } from './helpers.ts';
+import { captureLogger, FIXTURES, listen, tempDir, within, writeTree } from './helpers.ts';
 
 // Hang guards, not speed limits: a close that never finishes fails here.
 const HANG_GUARD = { timeout: 30_000 };
 const CLOSE_BOUND_MS = 20_000;
-
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A ws echo upstream for the proxy site. */
 async function wsUpstream(t: { after(fn: () => unknown): void }): Promise<number> {

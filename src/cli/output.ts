@@ -1,4 +1,5 @@
 import { formatProblem, plural, type ConfigProblem } from '../errors.js';
+import { escapeControls } from '../logging/escape.js';
 
 export { plural };
 
@@ -32,5 +33,6 @@ export function json(value: unknown): void {
 /** Every configuration problem on stderr, under one heading. */
 export function printProblems(configDir: string, problems: readonly ConfigProblem[]): void {
   err(`hostmux: ${plural(problems.length, 'configuration problem')} in ${configDir}:`);
-  for (const problem of problems) err(`  ${formatProblem(problem)}`);
+  // A file name or a configured value may hold control characters: one line each, nothing for the terminal to act on.
+  for (const problem of problems) err(`  ${escapeControls(formatProblem(problem))}`);
 }

@@ -8,6 +8,7 @@ import { OK, PROBLEMS, secondsOption, type Command, type Invocation } from '../c
 import { err, json, out, plural, table } from '../output.js';
 import { CLOSE_BOUND_MS } from '../serve/timeouts.js';
 import { lstatOrUndefined, realpathOrUndefined } from '../site-dirs.js';
+import { escapeControls } from '../../logging/escape.js';
 
 // `hostmux check`: its help and its code. The application is imported only when it runs.
 
@@ -116,7 +117,7 @@ function printText(report: CheckReport, loadTimeoutMs: number): void {
   const edit = (file: string) => fileToEdit(configDir, file);
   if (report.problems.length > 0) {
     err(`hostmux: ${plural(report.problems.length, 'configuration problem')} in ${configDir}:`);
-    for (const problem of report.problems) err(`  ${formatProblem({ ...problem, file: edit(problem.file) })}`);
+    for (const problem of report.problems) err(`  ${escapeControls(formatProblem({ ...problem, file: edit(problem.file) }))}`);
     return;
   }
   if (report.routes.length > 0) {
@@ -131,7 +132,8 @@ function printText(report: CheckReport, loadTimeoutMs: number): void {
   }
   if (report.failedSites.length > 0) {
     err(`hostmux: ${plural(report.failedSites.length, 'site')} failed to load:`);
-    for (const failed of report.failedSites) err(`  ${failed.site} (${edit(failed.file)}): ${withoutFile(failed.message, failed.file)}`);
+    // The message quotes what the module threw: one line, nothing for the terminal to act on.
+    for (const failed of report.failedSites) err(`  ${failed.site} (${edit(failed.file)}): ${escapeControls(withoutFile(failed.message, failed.file))}`);
     return;
   }
   const sites = new Set(report.routes.map((route) => route.site)).size;

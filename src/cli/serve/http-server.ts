@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Application } from '../../application.js';
 import { internalsOf } from '../../internal.js';
-import { destroyOnError } from '../../respond.js';
+import { destroyOnError, destroySiteSocket } from '../../respond.js';
 import { plural } from '../output.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
 
@@ -122,7 +122,7 @@ export function createServer(app: Application): Served {
         // Requests ran to the bound, so the sites close only now: they still get to end their connections.
         if (closing === undefined) await closeSites();
         const open = upgraded.size;
-        for (const socket of upgraded) socket.destroy();
+        for (const socket of upgraded) destroySiteSocket(socket);
         await closing;
         // Those the application cut off itself, still open after its own grace, count too.
         resolve({ requests, upgrades: open + (internalsOf(app)?.upgradesCut ?? 0) });
