@@ -1,5 +1,5 @@
 import { formatProblem, plural, type ConfigProblem } from '../errors.js';
-import { escapeControls } from '../logging/escape.js';
+import { escapeControls } from '../escape-controls.js';
 
 export { plural };
 

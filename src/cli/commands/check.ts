@@ -8,7 +8,7 @@ import { OK, PROBLEMS, secondsOption, type Command, type Invocation } from '../c
 import { err, json, out, plural, table } from '../output.js';
 import { CLOSE_BOUND_MS } from '../serve/timeouts.js';
 import { lstatOrUndefined, realpathOrUndefined } from '../site-dirs.js';
-import { escapeControls } from '../../logging/escape.js';
+import { escapeControls } from '../../escape-controls.js';
 
 // `hostmux check`: its help and its code. The application is imported only when it runs.
 
