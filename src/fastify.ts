@@ -15,7 +15,7 @@ import { readServerSettings } from './config/server-conf.js';
 import { FRAMEWORK_TRUSTED, internalsOf, type ApplicationInternals } from './internal.js';
 import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
-import { destroyOnError, rejectUpgrade, type AnyResponse } from './respond.js';
+import { destroyOnError, rejectUpgrade } from './respond.js';
 
 /**
  * Options of the hostmux Fastify plugin: either `configDir` (plus any
@@ -165,7 +165,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
         (raw as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
       }
       // Served (or being served) by hostmux: Fastify must not parse, route or answer.
-      if (internals.take(raw, reply.raw as AnyResponse, forwarded)) reply.hijack();
+      if (internals.take(raw, reply.raw, forwarded)) reply.hijack();
     }
     done();
   });
