@@ -1,9 +1,14 @@
-// The README shows the host-server examples and the routing test "exactly":
-// keep it so, since users copy from it.
+// The README shows the host-server examples and the routing test "exactly",
+// and its INI blocks are read as the files they show: users copy from it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readServerSettings } from '../src/config/server-conf.ts';
+import { readSiteFile } from '../src/config/site-file.ts';
+import { formatProblem, type ConfigProblem } from '../src/errors.ts';
+import { readLoggingConfig } from '../src/logging/config.ts';
 
 const root = join(import.meta.dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -24,5 +29,82 @@ for (const [heading, file] of [
 ]) {
   test(`the README shows ${file} as it is`, () => {
     assert.equal(codeAfter(heading!), readFileSync(join(root, file!), 'utf8'));
+  });
+}
+
+// Every INI block of the README goes through the reader its file would:
+// users copy them too. A block is told apart by its sections; one that is a
+// fragment on purpose has `<!-- ini fragment -->` on the line before it.
+const FRAGMENT_MARK = '<!-- ini fragment -->';
+
+interface IniBlock {
+  readonly line: number;
+  readonly text: string;
+  readonly fragment: boolean;
+}
+
+function iniBlocks(): IniBlock[] {
+  const lines = readme.split('\n');
+  const blocks: IniBlock[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] !== '```ini') continue;
+    const end = lines.indexOf('```', i + 1);
+    assert.notEqual(end, -1, `the INI block at README line ${i + 1} is closed`);
+    let before = i - 1;
+    while (before >= 0 && lines[before]!.trim() === '') before--;
+    blocks.push({ line: i + 1, text: lines.slice(i + 1, end).join('\n') + '\n', fragment: lines[before]?.trim() === FRAGMENT_MARK });
+    i = end;
+  }
+  return blocks;
+}
+
+/** Runs `fn` with every `${NAME}` the text needs (without a default) set, as the README's reader would have them. */
+function withReferencedEnv<T>(text: string, fn: () => T): T {
+  const names = [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
+  const saved = new Map(names.map((name) => [name, process.env[name]]));
+  for (const name of names) process.env[name] ??= 'set-by-the-test';
+  try {
+    return fn();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+const blocks = iniBlocks();
+
+test('the README has INI blocks of each kind: hostmux.conf, a site file, logging.ini', () => {
+  assert.ok(blocks.some((b) => /^\[server\]/m.test(b.text)));
+  assert.ok(blocks.some((b) => /^\[site\]/m.test(b.text)));
+  assert.ok(blocks.some((b) => /^\[logger:/m.test(b.text)));
+});
+
+for (const block of blocks) {
+  test(`the README's INI block at line ${block.line} reads without a problem`, { skip: block.fragment && 'marked as a fragment' }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hostmux-readme-'));
+    try {
+      const problems: ConfigProblem[] = [];
+      withReferencedEnv(block.text, () => {
+        if (/^\[server\]/m.test(block.text)) {
+          writeFileSync(join(dir, 'hostmux.conf'), block.text);
+          readServerSettings(dir, problems);
+        } else if (/^\[site\]/m.test(block.text)) {
+          const file = join(dir, 'site.ini');
+          writeFileSync(file, block.text);
+          const { site } = readSiteFile(block.text, 'site.ini', file, problems);
+          assert.ok(site !== undefined || problems.length > 0, 'a site is read');
+        } else if (/^\[(logger|handler):/m.test(block.text)) {
+          writeFileSync(join(dir, 'logging.ini'), block.text);
+          assert.ok(readLoggingConfig(dir, 'logging.ini', problems) !== undefined || problems.length > 0);
+        } else {
+          assert.fail(`which file is this block? mark it ${FRAGMENT_MARK} if it is a fragment:\n${block.text}`);
+        }
+      });
+      assert.deepEqual(problems.map(formatProblem), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 }
