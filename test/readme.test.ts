@@ -1,10 +1,14 @@
 // The README shows the host-server examples and the routing test "exactly",
 // and its INI blocks are read as the files they show: users copy from it.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { WebSocketServer } from 'ws';
 import { readServerSettings } from '../src/config/server-conf.ts';
 import { readSiteFile } from '../src/config/site-file.ts';
 import { formatProblem, type ConfigProblem } from '../src/errors.ts';
@@ -108,3 +112,59 @@ for (const block of blocks) {
     }
   });
 }
+
+// The README's `*.localhost` snippet reaches the right site from Node, on a
+// machine whose resolver does not know `*.localhost` (or does: both work).
+// The timeout is a hang guard only.
+test("the README's *.localhost snippet for Node reaches each site by name", { timeout: 60_000 }, async (t) => {
+  const at = readme.indexOf('**`*.localhost` from Node.**');
+  assert.notEqual(at, -1);
+  const start = readme.indexOf('```js\n', at) + '```js\n'.length;
+  const snippet = readme.slice(start, readme.indexOf('```\n', start));
+  const hosts: string[] = [];
+  let wanted = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    const server = http.createServer((req, res) => {
+      hosts.push(`${req.method} ${req.headers.host ?? ''}`);
+      res.end('ok');
+      if (hosts.length === wanted) resolve();
+    });
+    const wss = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => {});
+      hosts.push(`upgrade ${req.headers.host ?? ''}`);
+      wss.handleUpgrade(req, socket, head, (ws) => ws.close());
+      if (hosts.length === wanted) resolve();
+    });
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      const script = snippet.replaceAll('8080', String(port));
+      wanted = (snippet.match(/^(await |http\.get|new WebSocket)/gm) ?? []).length;
+      // Written beside node_modules, so that its imports resolve as a user's would.
+      const file = join(root, `.readme-localhost-${process.pid}.mjs`);
+      writeFileSync(file, script);
+      t.after(() => rmSync(file, { force: true }));
+      const child = spawn(process.execPath, [file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      // Exiting before every request arrived is the failure; stderr says why.
+      child.on('exit', () => {
+        if (hosts.length < wanted) reject(new Error(`the snippet exited after ${hosts.length} of ${wanted} requests:\n${stderr}`));
+      });
+      t.after(() => child.kill());
+    });
+  });
+  await done;
+  assert.equal(wanted, 5);
+  assert.deepEqual(hosts.map((h) => h.replace(/:\d+$/, '')).sort(), [
+    'GET blog.localhost',
+    'GET blog.localhost',
+    'GET blog.localhost',
+    'GET blog.localhost',
+    'upgrade chat.localhost',
+  ]);
+});
