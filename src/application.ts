@@ -116,9 +116,10 @@ export interface Application {
    * Routes an HTTP upgrade (WebSocket) by host: to the module's `upgrade`
    * export, or through a proxy site to its upstream. Anything else gets a
    * complete HTTP error response and the socket is closed. Wire it as
-   * `server.on('upgrade', app.upgrade)`.
+   * `server.on('upgrade', app.upgrade)`: it is a bound function (a
+   * property, not a method), so passing it detached keeps working.
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /**
    * Closes every loaded site (calls and awaits its `close()`), ends the
    * upgraded connections (WebSockets) the sites left open — after the
@@ -384,7 +385,7 @@ function frameworkTrusts(req: AnyRequest): boolean {
   const express = (req as { app?: { get?: (name: string) => unknown } }).app;
   if (typeof express?.get !== 'function') return false;
   const trust = express.get('trust proxy fn');
-  return typeof trust === 'function' && trust(req.socket?.remoteAddress, 0) === true;
+  return typeof trust === 'function' && (trust as (address: string | undefined, hop: number) => unknown)(req.socket?.remoteAddress, 0) === true;
 }
 
 /**
@@ -447,7 +448,7 @@ function dispatch(
   }
   // Only a response queued behind another has no socket yet: ordinary requests pay nothing here.
   if ((res as { socket?: unknown }).socket === null) {
-    (req as { [QUEUED]?: Tracked })[QUEUED] = res as Tracked;
+    (req as { [QUEUED]?: Tracked })[QUEUED] = res;
     req.on('close', releaseQueued);
   }
   entry.site.handle(req, res);
@@ -490,7 +491,7 @@ const UPGRADE_CLOSE_GRACE_MS = 5_000;
 
 /** Resolves once every socket of `sockets` has closed (each removes itself on 'close'). */
 function allClosed(sockets: ReadonlySet<Duplex>): Promise<void> {
-  return Promise.all([...sockets].map((socket) => (socket.destroyed ? undefined : once(socket, 'close').catch(() => {})))).then(() => {});
+  return Promise.all([...sockets].map((socket) => (socket.destroyed ? Promise.resolve() : once(socket, 'close').catch(() => {})))).then(() => {});
 }
 
 /**

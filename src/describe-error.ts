@@ -36,6 +36,7 @@ export function describeError(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value !== 'object' && typeof value !== 'function') {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a primitive here, which String() spells out
       return String(value);
     } catch {
       return typeof value;

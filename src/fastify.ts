@@ -17,7 +17,7 @@ import { InvalidOptionError } from './errors.js';
 import type { Logger } from './logger.js';
 import { unknownOptionMessage } from './nearest-name.js';
 import type { AnyRequest } from './routing/request-host.js';
-import { destroyOnError, rejectUpgrade, type AnyResponse } from './respond.js';
+import { destroyOnError, rejectUpgrade } from './respond.js';
 
 /**
  * Options of the hostmux Fastify plugin: either `configDir` (plus any
@@ -178,7 +178,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
         (raw as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
       }
       // Served (or being served) by hostmux: Fastify must not parse, route or answer.
-      if (internals.take(raw, reply.raw as AnyResponse, forwarded)) reply.hijack();
+      if (internals.take(raw, reply.raw, forwarded)) reply.hijack();
     }
     done();
   });

@@ -32,4 +32,13 @@ export type { Logger, LogFn } from './logger.js';
 export type { AnyRequest } from './routing/request-host.js';
 export type { AnyResponse } from './respond.js';
 export { siteOf, type SiteInfo } from './site-of.js';
+export type {
+  CreateHandler,
+  SiteFetchHandler,
+  SiteHandler,
+  SiteHooks,
+  SiteModule,
+  SiteRequestListener,
+  SiteUpgradeListener,
+} from './sites/module-contract.js';
 export type { SiteContext } from './sites/module-site.js';

@@ -101,11 +101,11 @@ function start(t: TestContext, args: readonly string[]): Omit<Serving, 'port'> {
   let log = '';
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((waiter) => waiter());
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     log += chunk;
     wake();
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   void exited.then(wake);
   t.after(() => {
@@ -957,7 +957,7 @@ test('a command whose promise can no longer settle exits 1 with a message, not 0
 
 test("serve's server: every response shares one 'close' listener, with no wrapper or closure per request", async (t) => {
   const { createServer } = await import('../src/cli/serve/http-server.ts');
-  const seen: Function[][] = [];
+  const seen: ReturnType<http.ServerResponse['rawListeners']>[] = [];
   const app = Object.assign((_req: http.IncomingMessage, res: http.ServerResponse) => {
     seen.push(res.rawListeners('close'));
     res.end();

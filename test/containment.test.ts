@@ -253,7 +253,7 @@ describe('the fault matrix', () => {
     }
     writeTree(dir.path, files);
     app = createApplication(dir.path, { logger });
-    h1 = await listen(app as unknown as http.RequestListener);
+    h1 = await listen(app);
     h2server = http2.createServer(app as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     h2server.listen(0, '127.0.0.1');
     await once(h2server, 'listening');
@@ -411,7 +411,7 @@ test('an upgrade handler that throws a Proxy whose traps throw has its socket cl
   });
   const logger = captureLogger();
   const app = createApplication(dir.path, { logger });
-  const running = await listen(app as unknown as http.RequestListener);
+  const running = await listen(app);
   running.server.on('upgrade', app.upgrade);
   t.after(async () => {
     await running.close();

@@ -28,7 +28,7 @@ interface Harness {
   readonly port: number;
   readonly records: LogRecord[];
   /** Closes the front server, then the application. */
-  stop(): Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
 /**
@@ -62,11 +62,12 @@ async function startProxy(siteLines: string, options: { trustProxy?: boolean; se
 /** Starts an upstream and a proxy site in front of it; `t.after` stops both. */
 async function proxyTo(
   t: { after(fn: () => Promise<void>): void },
-  upstream: http.RequestListener | http.Server,
+  upstream: ((req: http.IncomingMessage, res: http.ServerResponse) => unknown) | http.Server,
   extra = '',
   options: { trustProxy?: boolean; prefix?: string } = {},
 ): Promise<Harness & { upstream: Running }> {
-  const up = await listen(upstream);
+  // An async upstream's rejection stays unhandled on purpose: it fails the run.
+  const up = await listen(upstream instanceof http.Server ? upstream : (req, res) => void upstream(req, res));
   const proxy = await startProxy(`proxy = http://127.0.0.1:${up.port}${options.prefix ?? ''}\n${extra}`, options);
   t.after(async () => {
     await proxy.stop();
@@ -1116,7 +1117,7 @@ describe('upgrades', () => {
     const seen = deferred<http.IncomingMessage>();
     upstreamHttp.on('upgrade', (req, socket, head) => {
       seen.resolve(req);
-      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(binary ? data : `echo: ${String(data)}`)));
+      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(binary ? data : `echo: ${(data as Buffer).toString()}`)));
     });
     t.after(() => wss.close());
     const proxy = await proxyTo(t, upstreamHttp, '', { prefix: '/ws' });

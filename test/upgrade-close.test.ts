@@ -22,7 +22,7 @@ const CLOSE_BOUND_MS = 20_000;
 async function wsUpstream(t: { after(fn: () => unknown): void }): Promise<number> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await once(wss, 'listening');
-  wss.on('connection', (ws) => ws.on('message', (data) => ws.send(String(data))));
+  wss.on('connection', (ws) => ws.on('message', (data) => ws.send((data as Buffer).toString())));
   t.after(() => {
     for (const ws of wss.clients) ws.terminate();
     wss.close();

@@ -103,6 +103,8 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return 0;
 }
 
+/* eslint-disable prefer-rest-params -- the wrappers hand the original write()/end()
+   exactly the arguments they got, without an array of their own per call. */
 // Counting at write()/end() rather than reading Content-Length: it is right
 // for chunked and streamed bodies, and an aborted response shows the bytes so far.
 function countingWrite(this: Tracked, chunk: unknown, encoding?: unknown): unknown {

@@ -89,7 +89,7 @@ function toRequest(req: AnyRequest, signal: AbortSignal): Request {
   const method = req.method ?? 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
   if (method !== 'GET' && method !== 'HEAD') {
-    init.body = requestBody(req as Readable);
+    init.body = requestBody(req);
     init.duplex = 'half';
   }
   const request = new Request(requestUrl(req), init);
@@ -147,7 +147,7 @@ async function writeResponse(response: Response, req: AnyRequest, res: AnyRespon
     if (body !== null) await body.cancel();
     return;
   }
-  const reader = body.getReader();
+  const reader = (body as ReadableStream<Uint8Array>).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();

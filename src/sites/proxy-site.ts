@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { ProxySiteFile } from '../config/site-file.js';
 import { ClientGoneError } from '../errors.js';
@@ -52,7 +52,7 @@ function clientStalledError(ms: number): Error {
 }
 
 /** undici's raw response headers (Buffers, or strings), as strings; header bytes are latin1. */
-function stringsOf(raw: readonly (Buffer | string)[] | unknown): string[] {
+function stringsOf(raw: unknown): string[] {
   if (!Array.isArray(raw)) return [];
   return raw.map((item: Buffer | string) => (typeof item === 'string' ? item : item.toString('latin1')));
 }
@@ -148,9 +148,9 @@ export class ProxySite implements Site {
     pool.dispatch(
       {
         path: this.#path(req),
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        method: req.method ?? 'GET',
         headers: upstreamRequestHeaders(req, this.#forwarding, false),
-        body: hasBody(req) ? (req as Readable) : null,
+        body: hasBody(req) ? req : null,
       },
       {
         onRequestStart: (c) => {
