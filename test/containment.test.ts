@@ -377,7 +377,7 @@ test('an Express site over HTTP/2 gets its streams reset with HTTP_1_1_REQUIRED,
     'site ex: an Express app cannot serve HTTP/2; its HTTP/2 requests are reset with HTTP_1_1_REQUIRED',
   ]);
   // Over HTTP/1.1 the same app serves.
-  const h1 = await listen(app as unknown as http.RequestListener);
+  const h1 = await listen(app);
   t.after(h1.close);
   assert.equal((await h1Get(h1.port, 'ex.test')).body, 'express');
 });
@@ -441,7 +441,7 @@ test('an upgrade handler that replaces its socket\'s destroy, then throws, has i
   });
   const logger = captureLogger();
   const app = createApplication(dir.path, { logger });
-  const running = await listen(app as unknown as http.RequestListener);
+  const running = await listen(app);
   running.server.on('upgrade', app.upgrade);
   t.after(() => running.close());
   await app.ready();

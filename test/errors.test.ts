@@ -210,7 +210,7 @@ describe('the error catalogue', () => {
     const answer = await rawRequestUntilClosed(h.port, 'GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
     assert.equal(statusOf(answer), 504);
     const err = logger.records.map((r) => r.obj.err).find((e) => e !== undefined);
-    assert.ok(err instanceof UpstreamTimeoutError, String(err));
+    assert.ok(err instanceof UpstreamTimeoutError, JSON.stringify(err));
     assert.equal(err.code, 'HOSTMUX_UPSTREAM_TIMEOUT');
   });
 });

@@ -63,7 +63,8 @@ function needsHttp1(target: unknown): boolean {
   try {
     const { request, response } = target as { request?: unknown; response?: unknown };
     return typeof request === 'object' && request !== null && typeof response === 'object' && response !== null &&
-      IncomingMessage.prototype.isPrototypeOf(request) && ServerResponse.prototype.isPrototypeOf(response);
+      Object.prototype.isPrototypeOf.call(IncomingMessage.prototype, request) &&
+      Object.prototype.isPrototypeOf.call(ServerResponse.prototype, response);
   } catch {
     // A getter or Proxy trap of the site's that throws: not an Express app.
     return false;

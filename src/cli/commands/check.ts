@@ -52,7 +52,9 @@ function routesOf(app: Application): Route[] {
  */
 async function quietly<T>(work: () => Promise<T>): Promise<T> {
   const { stdout, stderr } = process;
-  const writes = [stdout.write, stderr.write] as const;
+  // Saved to be put back as they were, unbound: they are methods of these streams.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const [stdoutWrite, stderrWrite] = [stdout.write, stderr.write];
   const discard = ((...args: unknown[]) => {
     const callback = args.findLast((arg) => typeof arg === 'function') as (() => void) | undefined;
     if (callback !== undefined) process.nextTick(callback);
@@ -63,7 +65,8 @@ async function quietly<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } finally {
-    [stdout.write, stderr.write] = writes;
+    stdout.write = stdoutWrite;
+    stderr.write = stderrWrite;
   }
 }
 
