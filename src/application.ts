@@ -2,18 +2,19 @@ import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { runSync } from './config/steps.js';
-import { SiteLoadError, type ConfigProblem } from './errors.js';
+import { ClosedError, SiteLoadError, type ConfigProblem } from './errors.js';
 import type { ApplicationInternals } from './internal.js';
 import { mapLimited } from './map-limited.js';
 import { normalizeHost } from './routing/hostname.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
+import type { Site } from './sites/site.js';
 import { INTERNAL } from './symbols.js';
 import { build, describe, FILE_CONCURRENCY, read } from './application/build.js';
 import { dispatch, dispatchUpgrade, routeUpgrade } from './application/dispatch.js';
 import { checkOptions, optionError } from './application/options.js';
 import { nextState, retire } from './application/reload.js';
-import { endUpgrades } from './application/shutdown.js';
+import { endUpgrades, UPGRADE_CLOSE_GRACE_MS } from './application/shutdown.js';
 import type { Entry, State } from './application/state.js';
 import type { Application, ApplicationOptions, ReloadResult, RouteMatch } from './application/types.js';
 
@@ -36,7 +37,8 @@ export type { Application, ApplicationOptions, ReloadResult, RouteMatch, SiteDes
  * @returns the application: a `(req, res, next?)` handler with `match`,
  * `sites`, `ready`, `reload`, `upgrade` and `close`
  * @throws `ConfigError` (code `HOSTMUX_CONFIG`) listing every problem of the
- * tree; a `TypeError` (code `HOSTMUX_INVALID_OPTION`) for a bad option
+ * tree; `InvalidOptionError`, a `TypeError` (code `HOSTMUX_INVALID_OPTION`),
+ * for a bad argument or an unknown option
  *
  * @example
  * ```ts
@@ -107,7 +109,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
   };
 
   const reload = (): Promise<ReloadResult> => {
-    if (closed) return Promise.reject(new Error('the application is closed'));
+    if (closed) return Promise.reject(new ClosedError());
     const result = reloading.then(swap);
     reloading = result.catch(() => {});
     return result;
@@ -125,9 +127,18 @@ export function createApplication(configDir: string, options: ApplicationOptions
     closed = true;
     await reloading;
     // Shutting down: sites a reload retired are closed now, not after their last request.
-    const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => site.close()));
+    const stillClosing = new Set<Site>();
+    const sitesClosed = Promise.all([...state.entries, ...retiring].map(({ site }) => {
+      stillClosing.add(site);
+      return site.close().then(() => stillClosing.delete(site));
+    }));
     upgradesCut = await endUpgrades(sitesClosed, upgraded, state.logging.root);
-    await sitesClosed;
+    // endUpgrades waited for the sites' close() as long as its grace lasted:
+    // one that never settles (a database that is gone) is not waited for further.
+    if (stillClosing.size > 0) {
+      const names = [...new Set([...stillClosing].map((site) => site.name))].join(', ');
+      state.logging.root.warn(`closing: did not wait longer for the close() of site ${names}, still running after ${UPGRADE_CLOSE_GRACE_MS / 1000} s`);
+    }
     await state.logging.close();
   };
   // Once: the Fastify plugin closes it in preClose and again in onClose.

@@ -8,6 +8,8 @@ export interface LoggableError {
   readonly type: string;
   readonly message: string;
   readonly stack?: string;
+  /** The value's string `code` (`HOSTMUX_…`, `ECONNRESET`), when it has one. */
+  readonly code?: string;
 }
 
 /** Reads `value[key]`, or undefined when reading it throws (a getter, a Proxy trap). */
@@ -34,6 +36,7 @@ export function describeError(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value !== 'object' && typeof value !== 'function') {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a primitive here, which String() spells out
       return String(value);
     } catch {
       return typeof value;
@@ -56,7 +59,11 @@ export function loggableError(value: unknown): LoggableError {
   }
   const stack = read(value, 'stack');
   const type = typeOf(value);
-  return keepType(typeof stack === 'string' ? { type, message, stack } : { type, message });
+  const code = read(value, 'code');
+  const loggable: { type: string; message: string; stack?: string; code?: string } = typeof stack === 'string' ? { type, message, stack } : { type, message };
+  // Cut, as a code is a short name: a site's huge one must not make a huge line.
+  if (typeof code === 'string') loggable.code = code.slice(0, 100);
+  return keepType(loggable);
 }
 
 /**

@@ -54,6 +54,156 @@ export function plural(count: number, noun: string): string {
 }
 
 /**
+ * The brand every hostmux error carries (its getter returns the code), under
+ * a registry symbol, so that `instanceof` and `isHostmuxError` recognise an
+ * error made by another copy of hostmux (a site that bundles its own).
+ */
+const BRAND = Symbol.for('hostmux.error');
+
+/** The code of a hostmux error, or undefined; reading it never throws (a Proxy's trap may). */
+function brandOf(value: unknown): unknown {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  try {
+    return (value as { [BRAND]?: unknown })[BRAND];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `instanceof` for a hostmux error class, by brand: `HostmuxError` takes any
+ * hostmux error, a family's class takes its own code.
+ */
+function isInstance(family: unknown, value: unknown): boolean {
+  const code = brandOf(value);
+  return typeof code === 'string' && (family === undefined || family === code);
+}
+
+function brand(prototype: object): void {
+  Object.defineProperty(prototype, BRAND, {
+    get(this: { code: string }) {
+      return this.code;
+    },
+  });
+}
+
+/**
+ * Every error hostmux throws, rejects with or logs as its own, by code.
+ * Narrow on `code` after `isHostmuxError(err)`, or with `instanceof`.
+ * @public
+ */
+export interface HostmuxErrorMap {
+  /** A bad argument or option of `createApplication` or the Fastify plugin. */
+  HOSTMUX_INVALID_OPTION: InvalidOptionError;
+  /** Every problem of a configuration tree. */
+  HOSTMUX_CONFIG: ConfigError;
+  /** Site modules that failed to load, from `app.ready()`. */
+  HOSTMUX_SITE_LOAD: SiteLoadError;
+  /** `app.reload()` after `app.close()`. */
+  HOSTMUX_CLOSED: ClosedError;
+  /** The client went away mid-exchange. */
+  HOSTMUX_CLIENT_GONE: ClientGoneError;
+  /** A proxy site's upstream broke an upgrade's protocol. */
+  HOSTMUX_UPSTREAM: UpstreamError;
+  /** A proxy site's upstream did not answer an upgrade in time. */
+  HOSTMUX_UPSTREAM_TIMEOUT: UpstreamTimeoutError;
+  /** A fetch-style site's `fetch()` did not give a `Response`. */
+  HOSTMUX_BAD_RESPONSE: BadResponseError;
+}
+
+/**
+ * The `code` of a hostmux error: `'HOSTMUX_CONFIG'`, `'HOSTMUX_SITE_LOAD'`, …
+ * @public
+ */
+export type HostmuxErrorCode = keyof HostmuxErrorMap;
+
+/**
+ * The base class of hostmux's errors: each family is a subclass with its
+ * own `code`. `instanceof` works by a `Symbol.for` brand, so it holds for an
+ * error made by another copy of hostmux too. `InvalidOptionError` is a
+ * `TypeError`, as Node's own argument errors are, and is recognised here
+ * by its brand.
+ * @public
+ */
+export class HostmuxError extends Error {
+  /** The family's code, for `instanceof`; undefined here, which takes every code. */
+  static readonly code: HostmuxErrorCode | undefined = undefined;
+  /** Which error this is: match on it, never on the message. */
+  declare readonly code: HostmuxErrorCode;
+
+  /** Whether `value` is a hostmux error of this class's family (of any, for `HostmuxError`). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isInstance(this.code, value);
+  }
+
+  /**
+   * @param code - the family's code
+   * @param message - what happened, as a sentence
+   * @param options - `cause`, when another error led to this one
+   */
+  protected constructor(code: HostmuxErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    Object.defineProperty(this, 'code', { value: code, enumerable: true, configurable: true });
+  }
+}
+brand(HostmuxError.prototype);
+
+/**
+ * Whether `value` is an error hostmux made (by any copy of hostmux), and,
+ * given `code`, one of that family. Under strict TypeScript a `catch`
+ * binding is `unknown`: this narrows it, `code` and `problems` included.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   createApplication('/etc/hostmux');
+ * } catch (err) {
+ *   if (!isHostmuxError(err, 'HOSTMUX_CONFIG')) throw err;
+ *   for (const p of err.problems) console.error(p.file, p.key, p.message);
+ * }
+ * ```
+ * @public
+ */
+export function isHostmuxError(value: unknown): value is HostmuxErrorMap[HostmuxErrorCode];
+/**
+ * Whether `value` is a hostmux error with this `code` (of any copy of
+ * hostmux); narrows it to that family's class.
+ * @public
+ */
+export function isHostmuxError<C extends HostmuxErrorCode>(value: unknown, code: C): value is HostmuxErrorMap[C];
+export function isHostmuxError(value: unknown, code?: HostmuxErrorCode): boolean {
+  return isInstance(code, value);
+}
+
+/**
+ * A bad argument or option of `createApplication` or of the Fastify plugin:
+ * a wrong type, an unknown option (named, with the nearest known one), or a
+ * `defaultSite` that names no enabled site. A `TypeError`, as Node's own
+ * argument errors are; `instanceof HostmuxError` holds too.
+ * @public
+ */
+export class InvalidOptionError extends TypeError {
+  /** `instanceof` takes this code. */
+  static readonly code = 'HOSTMUX_INVALID_OPTION';
+  /** Always `'HOSTMUX_INVALID_OPTION'`. */
+  declare readonly code: 'HOSTMUX_INVALID_OPTION';
+
+  /** Whether `value` is an `InvalidOptionError` (of any copy of hostmux). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return isInstance(this.code, value);
+  }
+
+  /**
+   * @param message - which option, and what is wrong with it
+   */
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, 'code', { value: InvalidOptionError.code, enumerable: true, configurable: true });
+  }
+}
+brand(InvalidOptionError.prototype);
+
+/**
  * Every problem of a configuration tree, thrown together so that nothing is
  * half-loaded. Match on `code`, not on the message.
  *
@@ -62,14 +212,17 @@ export function plural(count: number, noun: string): string {
  * try {
  *   createApplication('/etc/hostmux');
  * } catch (err) {
- *   if (err.code === 'HOSTMUX_CONFIG') for (const p of err.problems) console.error(p.file, p.key, p.message);
+ *   if (!(err instanceof ConfigError)) throw err;
+ *   for (const p of err.problems) console.error(p.file, p.key, p.message);
  * }
  * ```
  * @public
  */
-export class ConfigError extends Error {
+export class ConfigError extends HostmuxError {
+  /** `instanceof` takes this code. */
+  static override readonly code = 'HOSTMUX_CONFIG';
   /** Always `'HOSTMUX_CONFIG'`. */
-  readonly code = 'HOSTMUX_CONFIG';
+  declare readonly code: 'HOSTMUX_CONFIG';
   /** Every problem found, in file order. */
   readonly problems: readonly ConfigProblem[];
 
@@ -78,7 +231,7 @@ export class ConfigError extends Error {
    */
   constructor(problems: readonly ConfigProblem[]) {
     const lines = problems.map((p) => `  ${formatProblem(p)}`);
-    super(`${plural(problems.length, 'configuration problem')}:\n${lines.join('\n')}`);
+    super(ConfigError.code, `${plural(problems.length, 'configuration problem')}:\n${lines.join('\n')}`);
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -89,9 +242,11 @@ export class ConfigError extends Error {
  * to load. The other sites are loaded and serve.
  * @public
  */
-export class SiteLoadError extends Error {
+export class SiteLoadError extends HostmuxError {
+  /** `instanceof` takes this code. */
+  static override readonly code = 'HOSTMUX_SITE_LOAD';
   /** Always `'HOSTMUX_SITE_LOAD'`. */
-  readonly code = 'HOSTMUX_SITE_LOAD';
+  declare readonly code: 'HOSTMUX_SITE_LOAD';
   /** One entry per site that failed. */
   readonly problems: readonly SiteLoadProblem[];
 
@@ -100,8 +255,108 @@ export class SiteLoadError extends Error {
    */
   constructor(problems: readonly SiteLoadProblem[]) {
     const lines = problems.map((p) => `  ${p.site} (${p.file}): ${p.message}`);
-    super(`${plural(problems.length, 'site')} failed to load:\n${lines.join('\n')}`);
+    super(SiteLoadError.code, `${plural(problems.length, 'site')} failed to load:\n${lines.join('\n')}`);
     this.name = 'SiteLoadError';
     this.problems = problems;
+  }
+}
+
+/**
+ * `app.reload()` was called after `app.close()` (as a rejection).
+ * @public
+ */
+export class ClosedError extends HostmuxError {
+  /** `instanceof` takes this code. */
+  static override readonly code = 'HOSTMUX_CLOSED';
+  /** Always `'HOSTMUX_CLOSED'`. */
+  declare readonly code: 'HOSTMUX_CLOSED';
+
+  constructor() {
+    super(ClosedError.code, 'the application is closed');
+    this.name = 'ClosedError';
+  }
+}
+
+/**
+ * The client went away before its exchange was complete. A fetch-style site
+ * reading `request.body` gets it when the client leaves mid-upload; a proxy
+ * site aborts its upstream request with it (logged at debug level).
+ * @public
+ */
+export class ClientGoneError extends HostmuxError {
+  /** `instanceof` takes this code. */
+  static override readonly code = 'HOSTMUX_CLIENT_GONE';
+  /** Always `'HOSTMUX_CLIENT_GONE'`. */
+  declare readonly code: 'HOSTMUX_CLIENT_GONE';
+
+  /**
+   * @param message - what was cut short
+   * @param options - `cause`: Node's own error for it, when there is one
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(ClientGoneError.code, message, options);
+    this.name = 'ClientGoneError';
+  }
+}
+
+/**
+ * A proxy site's upstream broke the protocol of an upgrade (closed the
+ * connection before or during its answer, or answered 101 without
+ * `Upgrade`); it is logged with the `502` or the cut connection.
+ * @public
+ */
+export class UpstreamError extends HostmuxError {
+  /** `instanceof` takes this code. */
+  static override readonly code = 'HOSTMUX_UPSTREAM';
+  /** Always `'HOSTMUX_UPSTREAM'`. */
+  declare readonly code: 'HOSTMUX_UPSTREAM';
+
+  /**
+   * @param message - what the upstream did
+   */
+  constructor(message: string) {
+    super(UpstreamError.code, message);
+    this.name = 'UpstreamError';
+  }
+}
+
+/**
+ * A proxy site's upstream did not answer an upgrade within `proxy_timeout`;
+ * it is logged with the `504`.
+ * @public
+ */
+export class UpstreamTimeoutError extends HostmuxError {
+  /** `instanceof` takes this code. */
+  static override readonly code = 'HOSTMUX_UPSTREAM_TIMEOUT';
+  /** Always `'HOSTMUX_UPSTREAM_TIMEOUT'`. */
+  declare readonly code: 'HOSTMUX_UPSTREAM_TIMEOUT';
+
+  /**
+   * @param ms - the timeout that ran out, in milliseconds
+   * @param message - what took too long, when not the upgrade's answer
+   */
+  constructor(ms: number, message = `the upstream did not answer the upgrade within ${ms} ms`) {
+    super(UpstreamTimeoutError.code, message);
+    this.name = 'UpstreamTimeoutError';
+  }
+}
+
+/**
+ * A fetch-style site's `fetch()` resolved to something other than a
+ * `Response`; it is logged as the site's error with the `500`.
+ * @public
+ */
+export class BadResponseError extends HostmuxError {
+  /** `instanceof` takes this code. */
+  static override readonly code = 'HOSTMUX_BAD_RESPONSE';
+  /** Always `'HOSTMUX_BAD_RESPONSE'`. */
+  declare readonly code: 'HOSTMUX_BAD_RESPONSE';
+
+  /**
+   * @param message - what the site returned
+   */
+  constructor(message: string) {
+    super(BadResponseError.code, message);
+    this.name = 'BadResponseError';
   }
 }

@@ -12,10 +12,34 @@ export {
 } from './application.js';
 export type { IniValue } from './config/ini-file.js';
 export type { SiteSettings } from './config/site-file.js';
-export { ConfigError, SiteLoadError, type ConfigProblem, type SiteLoadProblem } from './errors.js';
+export {
+  BadResponseError,
+  ClientGoneError,
+  ClosedError,
+  ConfigError,
+  HostmuxError,
+  InvalidOptionError,
+  isHostmuxError,
+  SiteLoadError,
+  UpstreamError,
+  UpstreamTimeoutError,
+  type ConfigProblem,
+  type HostmuxErrorCode,
+  type HostmuxErrorMap,
+  type SiteLoadProblem,
+} from './errors.js';
 export type { Logger, LogFn } from './logger.js';
 export type { AnyRequest } from './routing/request-host.js';
 export type { AnyResponse } from './respond.js';
 export { siteOf, type SiteInfo } from './site-of.js';
 export type { SiteKind } from './sites/index.js';
+export type {
+  CreateHandler,
+  SiteFetchHandler,
+  SiteHandler,
+  SiteHooks,
+  SiteModule,
+  SiteRequestListener,
+  SiteUpgradeListener,
+} from './sites/module/module-contract.js';
 export type { SiteContext } from './sites/module/module-site.js';

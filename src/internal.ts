@@ -1,4 +1,3 @@
-import type { Application } from './application/types.js';
 import type { ConfigTree } from './config/tree.js';
 import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
@@ -36,6 +35,6 @@ export interface ApplicationInternals {
 }
 
 /** The internals of an application made by this copy of hostmux; undefined for anything else. */
-export function internalsOf(app: Application | unknown): ApplicationInternals | undefined {
+export function internalsOf(app: unknown): ApplicationInternals | undefined {
   return typeof app === 'function' ? (app as { [INTERNAL]?: ApplicationInternals })[INTERNAL] : undefined;
 }

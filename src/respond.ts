@@ -1,7 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { constants } from 'node:http2';
 import type { Http2ServerResponse } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 
 /**
  * A response as the application receives it: HTTP/1 or the HTTP/2 compatibility API.
@@ -47,12 +47,45 @@ export function sendStatus(res: AnyResponse, status: number, retryAfter?: number
   // Drop what a failed site set (a cookie, a content-encoding): this answer is ours alone.
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = status;
+  // The site's reason phrase is not ours either (and may be one Node refuses to send).
+  if (!('stream' in res)) res.statusMessage = STATUS_CODES[status] ?? '';
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
   if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
   // A bad request may have left unread bytes behind: do not reuse the connection.
   if (status === 400 && !('stream' in res)) res.setHeader('connection', 'close');
   res.end(body);
+}
+
+/**
+ * Answers `status` for a site that failed, or cuts its response off; never
+ * throws. The site may have replaced its response's methods (`res.end = …`)
+ * so that answering throws: then the response is cut off, and when even that
+ * throws it is left to the server's timeouts.
+ */
+export function answerFailure(res: AnyResponse, status: number): void {
+  try {
+    sendStatus(res, status);
+  } catch {
+    try {
+      abortResponse(res);
+    } catch {
+      // Nothing of this response can be trusted any more.
+    }
+  }
+}
+
+/**
+ * Destroys a socket a site was handed; never throws. The site may have
+ * replaced the socket's own `destroy` (with one that throws, or does
+ * nothing): the stream's own is called instead.
+ */
+export function destroySiteSocket(socket: Duplex): void {
+  try {
+    Duplex.prototype.destroy.call(socket);
+  } catch {
+    // Left to the client and the kernel.
+  }
 }
 
 /**

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
@@ -101,11 +101,11 @@ function start(t: TestContext, args: readonly string[]): Omit<Serving, 'port'> {
   let log = '';
   const waiters = new Set<() => void>();
   const wake = () => waiters.forEach((waiter) => waiter());
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     log += chunk;
     wake();
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   void exited.then(wake);
   t.after(() => {
@@ -169,7 +169,7 @@ async function pidFor(port: number, host: string): Promise<number> {
 }
 
 test('--help prints usage on stdout and exits 0, for hostmux and every command', async () => {
-  const commands = ['serve', 'check', 'list', 'match', 'enable', 'disable'];
+  const commands = ['init', 'serve', 'check', 'list', 'match', 'enable', 'disable'];
   const main = await hostmux(['--help']);
   assert.equal(main.code, 0);
   for (const name of commands) assert.match(main.stdout, new RegExp(`^  ${name} `, 'm'));
@@ -187,12 +187,37 @@ test('--help prints usage on stdout and exits 0, for hostmux and every command',
   assert.match(version.stdout, /^\d+\.\d+\.\d+/);
 });
 
+test('--help and bad usage answer without importing what the commands run (the application, the config reader, the serve machinery)', async (t) => {
+  const copy = tempDir('hostmux-cli-help-');
+  t.after(copy.remove);
+  const root = join(dirname(CLI), '..', '..');
+  cpSync(join(root, 'dist'), join(copy.path, 'dist'), { recursive: true });
+  writeFileSync(join(copy.path, 'package.json'), readFileSync(join(root, 'package.json')));
+  const gone = ['application.js', 'config', 'sites', 'routing', 'logging', 'logger.js',
+    ...['primary', 'single', 'worker', 'pool', 'lifecycle', 'http-server', 'watch', 'messages'].map((name) => `cli/serve/${name}.js`)];
+  for (const path of gone) rmSync(join(copy.path, 'dist', path), { recursive: true });
+  const cli = join(copy.path, 'dist', 'cli', 'main.js');
+  const run = (args: string[]) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    return once(child, 'close').then(([code]) => ({ code: code as number | null, output }));
+  };
+  const commands = ['init', 'serve', 'check', 'list', 'match', 'enable', 'disable'];
+  const helps = await Promise.all([run(['--help']), ...commands.map((name) => run([name, '--help']))]);
+  helps.forEach((help, i) => assert.equal(help.code, 0, `${['', ...commands][i]} --help: ${help.output}`));
+  const typo = await run(['serve', '--prot', '8097']);
+  assert.equal(typo.code, 2, typo.output);
+  assert.match(typo.output, /did you mean --port\?/);
+  // The copy is real: running a command does need what was removed.
+  assert.equal((await run(['check', '-c', copy.path])).code, 1);
+});
+
 test('bad usage exits 2 with the usage on stderr', async () => {
   const cases: [string[], RegExp][] = [
     [[], /no command given/],
     [['frobnicate'], /unknown command "frobnicate"/],
-    [['--frob', 'list'], /Unknown option '--frob'/],
-    [['list', '--frob'], /Unknown option '--frob'/],
     [['match'], /match: missing HOST/],
     [['match', 'a.test', 'b.test'], /unexpected argument "b\.test"/],
     [['enable'], /enable: missing NAME/],
@@ -208,6 +233,27 @@ test('bad usage exits 2 with the usage on stderr', async () => {
     assert.equal(result.code, 2, args.join(' '));
     assert.match(result.stderr, message, args.join(' '));
     assert.match(result.stderr, /^Usage: hostmux/m, args.join(' '));
+    assert.equal(result.stdout, '', args.join(' '));
+  });
+});
+
+test('a mistyped option names the nearest known one and points to --help, without the whole usage; exit 2', async () => {
+  const cases: [string[], string][] = [
+    [['serve', '--prot', '8097'], "hostmux: unknown option --prot (did you mean --port?)\nRun 'hostmux serve --help' for the options.\n"],
+    [['check', '--jsno'], "hostmux: unknown option --jsno (did you mean --json?)\nRun 'hostmux check --help' for the options.\n"],
+    [['serve', '--wrokers=2'], "hostmux: unknown option --wrokers (did you mean --workers?)\nRun 'hostmux serve --help' for the options.\n"],
+    [['--confg', 'x', 'list'], "hostmux: unknown option --confg (did you mean --config?)\nRun 'hostmux --help' for the options.\n"],
+    // Nothing close: no guess.
+    [['serve', '--frobnicate'], "hostmux: unknown option --frobnicate\nRun 'hostmux serve --help' for the options.\n"],
+    [['list', '--frob'], "hostmux: unknown option --frob\nRun 'hostmux list --help' for the options.\n"],
+    [['--frob', 'list'], "hostmux: unknown option --frob\nRun 'hostmux --help' for the options.\n"],
+    [['serve', '-x'], "hostmux: unknown option -x\nRun 'hostmux serve --help' for the options.\n"],
+  ];
+  const results = await Promise.all(cases.map(([args]) => hostmux(args)));
+  results.forEach((result, i) => {
+    const [args, stderr] = cases[i]!;
+    assert.equal(result.code, 2, args.join(' '));
+    assert.equal(result.stderr, stderr, args.join(' '));
     assert.equal(result.stdout, '', args.join(' '));
   });
 });
@@ -242,10 +288,11 @@ test('check: a valid tree prints the routing table and exits 0; --json for machi
   assert.equal(text.code, 0, text.stderr);
   const lines = text.stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^DOMAIN +SITE +KIND +FILE$/);
-  assert.match(text.stdout, /^alpha\.test +alpha +module +sites-enabled\/alpha\.ini$/m);
-  assert.match(text.stdout, /^\*\.alpha\.test +alpha +module +sites-enabled\/alpha\.ini$/m);
-  assert.match(text.stdout, /^beta\.test +beta +module +sites-enabled\/beta\.ini$/m);
-  assert.match(text.stdout, /^\(default_site\) +alpha +module +sites-enabled\/alpha\.ini$/m);
+  // The file to edit: where the sites-enabled link points.
+  assert.match(text.stdout, /^alpha\.test +alpha +module +sites-available\/alpha\.ini$/m);
+  assert.match(text.stdout, /^\*\.alpha\.test +alpha +module +sites-available\/alpha\.ini$/m);
+  assert.match(text.stdout, /^beta\.test +beta +module +sites-available\/beta\.ini$/m);
+  assert.match(text.stdout, /^\(default_site\) +alpha +module +sites-available\/alpha\.ini$/m);
   assert.match(lines.at(-1)!, /is ok: 2 sites loaded$/);
 
   assert.equal(json.code, 0);
@@ -285,11 +332,73 @@ test('check: a valid tree whose module fails to load names the site, exit 1', as
   const [text, json] = await Promise.all([hostmux(['check', '-c', dir]), hostmux(['check', '-c', dir, '--json'])]);
   assert.equal(text.code, 1);
   assert.match(text.stdout, /^gamma\.test +gamma +module/m, 'the table is still printed');
-  assert.match(text.stderr, /^hostmux: 1 site failed to load:\n {2}gamma \(sites-enabled\/gamma\.ini\): .*gamma cannot start/m);
+  assert.match(text.stderr, /^hostmux: 1 site failed to load:\n {2}gamma \(sites-available\/gamma\.ini\): .*gamma cannot start/m);
   assert.doesNotMatch(text.stdout, /is ok/);
   const report = JSON.parse(json.stdout) as { ok: boolean; failedSites: { site: string; file: string }[] };
   assert.equal(report.ok, false);
   assert.deepEqual(report.failedSites.map(({ site, file }) => ({ site, file })), [{ site: 'gamma', file: 'sites-enabled/gamma.ini' }]);
+});
+
+test('check: each problem once, naming the file to edit (a link\'s target); the sites\' own output and log lines are not in it', async (t) => {
+  const loud = [
+    'console.log("LOUD stdout at import");',
+    'console.error("LOUD stderr at import");',
+    'export function createHandler(site) {',
+    '  site.logger.error("LOUD site log line");',
+    '  process.stdout.write("LOUD raw write\\n");',
+    '  return (req, res) => res.end("loud");',
+    '}',
+  ].join('\n');
+  const dir = tree(t, {
+    'sites/loud.mjs': loud,
+    'sites-available/loud.ini': '[site]\ndomains = loud.test\nhandler = ../sites/loud.mjs\n',
+    'sites-enabled/loud.ini': { link: '../sites-available/loud.ini' },
+    'sites-available/notes.ini': '[site]\ndomains = notes.test\nhandler = ../sites/notes.mjs\n',
+    'sites-enabled/notes.ini': { link: '../sites-available/notes.ini' },
+  });
+  const [text, json] = await Promise.all([hostmux(['check', '-c', dir]), hostmux(['check', '-c', dir, '--json'])]);
+  assert.equal(text.code, 1);
+  assert.doesNotMatch(text.stdout + text.stderr, /LOUD/, 'a site\'s output is not check\'s');
+  assert.doesNotMatch(text.stderr, /^\s+at /m, 'no stack of hostmux\'s own code');
+  assert.doesNotMatch(text.stderr, /ERROR|site\.notes/, 'no log record');
+  assert.equal(text.stderr, [
+    'hostmux: 1 site failed to load:',
+    `  notes (sites-available/notes.ini): cannot import ${join(realpathSync(dir), 'sites', 'notes.mjs')}: no such file`,
+    '',
+  ].join('\n'));
+  assert.match(text.stdout, /^loud\.test +loud +module +sites-available\/loud\.ini$/m);
+  // --json: clean JSON on stdout whatever the sites print; the files as hostmux read them.
+  assert.equal(json.code, 1);
+  assert.doesNotMatch(json.stdout + json.stderr, /LOUD/);
+  const report = JSON.parse(json.stdout) as { failedSites: { site: string; file: string }[] };
+  assert.deepEqual(report.failedSites.map(({ site, file }) => ({ site, file })), [{ site: 'notes', file: 'sites-enabled/notes.ini' }]);
+
+  // A configuration problem in a linked site file names the file the link points to, with its line.
+  writeFileSync(join(dir, 'sites-available', 'loud.ini'), '[site]\ndomains = loud.test\nhandler = ../sites/loud.mjs\ncolour = blue\n');
+  const problem = await hostmux(['check', '-c', dir]);
+  assert.equal(problem.code, 1);
+  assert.match(problem.stderr, /^ {2}sites-available\/loud\.ini:4 \[site\] colour: unknown key/m);
+  assert.doesNotMatch(problem.stderr, /sites-enabled\/loud\.ini/);
+});
+
+test('check: what a failing module threw, and a file name, reach the terminal with control characters escaped', async (t) => {
+  const dir = tree(t, {
+    'sites/hostile.mjs': 'throw new Error("boom\\x1b[2J\\nhostmux: the configuration is ok");\n',
+    'sites-enabled/hostile.ini': '[site]\ndomains = hostile.test\nhandler = ../sites/hostile.mjs\n',
+  });
+  const loaded = await hostmux(['check', '-c', dir]);
+  assert.equal(loaded.code, 1);
+  const lines = loaded.stderr.split('\n').filter((line) => !line.startsWith(' '.repeat(4)) && !/^\d{4}-/.test(line));
+  assert.ok(lines.includes('  hostile (sites-enabled/hostile.ini): ' +
+    `cannot import ${join(realpathSync(dir), 'sites/hostile.mjs')}: boom\\x1b[2J\\x0ahostmux: the configuration is ok`), loaded.stderr);
+  assert.ok(!loaded.stderr.includes('\x1b'), 'no raw ESC');
+  assert.doesNotMatch(loaded.stderr, /^hostmux: the configuration is ok/m);
+
+  const named = tree(t, { 'sites-enabled/e\x1b[31mvil.ini': '[site]\ndomains = evil.test\nhandler = ../sites/app.mjs\n' });
+  const problem = await hostmux(['check', '-c', named]);
+  assert.equal(problem.code, 1);
+  assert.match(problem.stderr, /^ {2}sites-enabled\/e\\x1b\[31mvil\.ini \[site\]: site name "e\\x1b\[31mvil" may only/m);
+  assert.ok(!problem.stderr.includes('\x1b'), 'no raw ESC');
 });
 
 test('list: every available site, enabled or not, with its domains; problems exit 1', async (t) => {
@@ -848,8 +957,8 @@ test('a command whose promise can no longer settle exits 1 with a message, not 0
 });
 
 test("serve's server: every response shares one 'close' listener, with no wrapper or closure per request", async (t) => {
-  const { createServer } = await import('../src/cli/http-server.ts');
-  const seen: Function[][] = [];
+  const { createServer } = await import('../src/cli/serve/http-server.ts');
+  const seen: ReturnType<http.ServerResponse['rawListeners']>[] = [];
   const app = Object.assign((_req: http.IncomingMessage, res: http.ServerResponse) => {
     seen.push(res.rawListeners('close'));
     res.end();
@@ -1013,4 +1122,44 @@ test("serve --watch follows a Kubernetes ConfigMap update: a new timestamped dir
   assert.deepEqual(await answering(server.port, ALL), ['alpha', 'beta']);
   await until('the old timestamped dir is no longer watched', () => !watchedInodes(pid).has(oldEnabled));
   rmSync(join(volume, '..2026_12_01_10_00_00.1'), { recursive: true });
+});
+
+test('init writes a tree that check accepts and serve serves; it refuses to overwrite anything, exit 1', { timeout: 60_000 }, async (t) => {
+  const parent = tempDir('hostmux-cli-init-');
+  t.after(parent.remove);
+  const dir = join(parent.path, 'etc');
+  const init = await hostmux(['init', dir]);
+  assert.equal(init.code, 0, init.stderr);
+  assert.match(init.stdout, /hostmux --config \S+ check/);
+  assert.match(init.stdout, /hostmux --config \S+ serve --port 8080/);
+  assert.equal(readlinkSync(join(dir, 'sites-enabled', 'hello.ini')), '../sites-available/hello.ini');
+  for (const file of ['hostmux.conf', 'logging.ini', 'sites-available/hello.ini', 'sites/hello/app.mjs']) assert.ok(statSync(join(dir, file)).isFile(), file);
+
+  const check = await hostmux(['check', '-c', dir]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stdout, /^hello\.localhost +hello +module +sites-available\/hello\.ini$/m);
+  assert.match(check.stdout, /is ok: 1 site loaded$/m);
+
+  const server = await serve(t, ['-c', dir, '--workers', '1']);
+  const reply = await request(server.port, { host: 'hello.localhost' });
+  assert.equal(reply.status, 200);
+  assert.equal(reply.body, 'Hello from hello\n');
+  server.child.kill('SIGTERM');
+  assert.equal(await server.exited, 0);
+
+  // Again into the same tree: every file is there, nothing is touched.
+  const before = readFileSync(join(dir, 'hostmux.conf'), 'utf8');
+  const again = await hostmux(['init', dir]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already has hostmux\.conf/);
+  assert.equal(readFileSync(join(dir, 'hostmux.conf'), 'utf8'), before);
+
+  // One file in the way: nothing else is written. The config dir is the default DIR.
+  const other = join(parent.path, 'other');
+  writeTree(other, { 'sites/hello/app.mjs': 'mine\n' });
+  const blocked = await hostmux(['init', '-c', other]);
+  assert.equal(blocked.code, 1);
+  assert.match(blocked.stderr, /^hostmux: init writes nothing: .* already has sites\/hello\/app\.mjs$/m);
+  assert.deepEqual(readdirSync(other), ['sites']);
+  assert.equal(readFileSync(join(other, 'sites/hello/app.mjs'), 'utf8'), 'mine\n');
 });

@@ -9,11 +9,13 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { createApplication, type Application } from '../src/index.ts';
-import { captureLogger, listen, tempDir, writeTree, type LogRecord, type Running } from './helpers.ts';
+import { internalsOf } from '../src/internal.ts';
+import { captureLogger, listen, tempDir, within, writeTree, type LogRecord, type Running } from './helpers.ts';
 
 /** A value whose every trap throws: reading anything of it fails. */
 const HOSTILE = `new Proxy({}, Object.fromEntries(
@@ -40,7 +42,7 @@ interface Case {
   /** The site's log line, per protocol; undefined when nothing is logged (nothing failed as far as Node tells). */
   readonly log?: { readonly h1?: RegExp; readonly h2?: RegExp };
   /** What the logged `err` says. */
-  readonly err?: { readonly type?: string; readonly message: string | RegExp };
+  readonly err?: { readonly type?: string; readonly code?: string; readonly message: string | RegExp };
 }
 
 const FIVE_HUNDRED: Outcome = { status: 500, body: 'Internal Server Error\n' };
@@ -126,6 +128,37 @@ const CASES: readonly Case[] = [
     log: { h1: /error on its response: write after end/ }, err: { message: 'write after end' },
   },
   {
+    name: 'end-replaced', title: 'a handler that replaces res.end with one that throws, then throws',
+    module: "export default (req, res) => {\n  res.end = () => { throw new Error('no end'); };\n  throw new Error('after replacing end');\n};",
+    h1: CUT, h2: CUT, log: FAILED, err: { message: 'after replacing end' },
+  },
+  {
+    name: 'response-poisoned', title: 'a handler that replaces its response\'s methods with throwing ones, then rejects',
+    module:
+      "export default async (req, res) => {\n  await null;\n  for (const name of ['getHeaderNames', 'setHeader', 'end']) res[name] = () => { throw new Error(`no ${name}`); };\n" +
+      "  throw new Error('poisoned');\n};",
+    h1: CUT, h2: CUT, log: FAILED, err: { message: 'poisoned' },
+  },
+  {
+    name: 'bad-status-message', title: 'a handler that sets a status message with a line break',
+    // Node refuses to send it (the handler throws); the 500 is sent without it.
+    module: "export default (req, res) => {\n  res.statusMessage = 'OK\\r\\nset-cookie: a=b';\n  res.end('x');\n};",
+    h1: FIVE_HUNDRED, h2: { status: 200, body: 'x' }, log: { h1: /the handler failed/ }, err: { message: /statusMessage/ },
+  },
+  {
+    name: 'request-destroyed', title: 'a handler that destroys its request with an error',
+    // Over HTTP/1.1 Node cuts the connection and emits nothing without a
+    // listener; over HTTP/2 the request emits the error, which is the site's.
+    module: "export default (req, res) => {\n  req.destroy(new Error('request destroyed'));\n  res.end('x');\n};",
+    h1: { any: true }, h2: { status: 200, body: 'x' },
+    log: { h2: /^site request-destroyed: error on its request: request destroyed$/ }, err: { message: 'request destroyed' },
+  },
+  {
+    name: 'request-getter', title: 'a handler function whose request property throws (not taken for an Express app)',
+    module: "const handler = (req, res) => res.end('ok');\nObject.defineProperty(handler, 'request', { get() { throw new Error('no request'); } });\nexport default handler;",
+    h1: { status: 200, body: 'ok' }, h2: { status: 200, body: 'ok' },
+  },
+  {
     name: 'hang', title: 'a handler that never answers',
     module: 'export default () => {};',
     h1: HANGS, h2: HANGS,
@@ -133,7 +166,7 @@ const CASES: readonly Case[] = [
   {
     name: 'fetch-not-response', title: 'a fetch() that returns something other than a Response',
     module: 'export default { fetch: () => 42 };',
-    h1: FIVE_HUNDRED, h2: FIVE_HUNDRED, log: FAILED, err: { type: 'TypeError', message: /not a Response/ },
+    h1: FIVE_HUNDRED, h2: FIVE_HUNDRED, log: FAILED, err: { type: 'BadResponseError', code: 'HOSTMUX_BAD_RESPONSE', message: /not a Response/ },
   },
   {
     name: 'fetch-rejects', title: 'a fetch() that rejects',
@@ -220,7 +253,7 @@ describe('the fault matrix', () => {
     }
     writeTree(dir.path, files);
     app = createApplication(dir.path, { logger });
-    h1 = await listen(app as unknown as http.RequestListener);
+    h1 = await listen(app);
     h2server = http2.createServer(app as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     h2server.listen(0, '127.0.0.1');
     await once(h2server, 'listening');
@@ -284,6 +317,7 @@ describe('the fault matrix', () => {
         assert.ok(!(err instanceof Error), 'the logger gets a copy of plain strings, never what the site threw');
         for (const value of Object.values(err)) assert.equal(typeof value, 'string');
         if (c.err?.type !== undefined) assert.equal(err.type, c.err.type);
+        if (c.err?.code !== undefined) assert.equal(err.code, c.err.code);
         if (c.err !== undefined) assert.match(String(err.message), typeof c.err.message === 'string' ? new RegExp(`^${c.err.message}$`) : c.err.message);
       });
     }
@@ -308,6 +342,66 @@ test('a close() that throws a Proxy whose traps throw is logged, and app.close()
   assert.deepEqual({ ...(errors[0]!.obj.err as object) }, { type: 'object', message: 'a thrown object with no message' });
 });
 
+test('an Express site over HTTP/2 gets its streams reset with HTTP_1_1_REQUIRED, and the process stays up', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
+  writeTree(dir.path, {
+    'sites-enabled/ex.ini': '[site]\ndomains = ex.test\nhandler = ../ex.mjs\n',
+    'sites-enabled/good.ini': '[site]\ndomains = good.test\nhandler = ../good.mjs\n',
+    'ex.mjs':
+      `import { createRequire } from 'node:module';\nconst express = createRequire(${JSON.stringify(root)})('express');\n` +
+      "const app = express();\napp.get('/', (req, res) => res.send('express'));\nexport default app;\n",
+    'good.mjs': "export default (req, res) => res.end('good');\n",
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  t.after(() => app.close());
+  await app.ready();
+  const server = http2.createServer(app as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const session = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  session.on('error', () => {});
+  t.after(() => {
+    session.destroy();
+    server.close();
+  });
+  const stream = session.request({ ':path': '/', ':authority': 'ex.test' });
+  stream.on('error', () => {});
+  stream.resume();
+  await new Promise((resolve) => stream.on('close', resolve));
+  assert.equal(stream.rstCode, http2.constants.NGHTTP2_HTTP_1_1_REQUIRED);
+  assert.deepEqual([(await h2Get(session, 'good.test')).body, (await h2Get(session, 'ex.test')).complete], ['good', false]);
+  assert.deepEqual(logger.records.filter((r) => r.level !== 'info').map((r) => r.msg), [
+    'site ex: an Express app cannot serve HTTP/2; its HTTP/2 requests are reset with HTTP_1_1_REQUIRED',
+  ]);
+  // Over HTTP/1.1 the same app serves.
+  const h1 = await listen(app);
+  t.after(h1.close);
+  assert.equal((await h1Get(h1.port, 'ex.test')).body, 'express');
+});
+
+test('a close() that never settles holds app.close() for its 5 s grace only, and is named in the log', { timeout: 30_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, {
+    'sites-enabled/stuck.ini': '[site]\ndomains = stuck.test\nhandler = ../stuck.mjs\n',
+    'sites-enabled/fine.ini': '[site]\ndomains = fine.test\nhandler = ../fine.mjs\n',
+    // A database client whose end() waits on a server that is gone.
+    'stuck.mjs': 'export default Object.assign((req, res) => res.end(), { close: () => new Promise(() => {}) });\n',
+    'fine.mjs': 'export default (req, res) => res.end();\n',
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  await app.ready();
+  // A hang guard only: the bound under test is 5 s.
+  await within(app.close(), 20_000, 'app.close() waited on a close() that never settles');
+  assert.deepEqual(logger.records.filter((r) => r.level === 'warn').map((r) => r.msg), [
+    'closing: did not wait longer for the close() of site stuck, still running after 5 s',
+  ]);
+});
+
 test('an upgrade handler that throws a Proxy whose traps throw has its socket closed, and is logged', async (t) => {
   const dir = tempDir();
   t.after(dir.remove);
@@ -317,7 +411,7 @@ test('an upgrade handler that throws a Proxy whose traps throw has its socket cl
   });
   const logger = captureLogger();
   const app = createApplication(dir.path, { logger });
-  const running = await listen(app as unknown as http.RequestListener);
+  const running = await listen(app);
   running.server.on('upgrade', app.upgrade);
   t.after(async () => {
     await running.close();
@@ -333,6 +427,43 @@ test('an upgrade handler that throws a Proxy whose traps throw has its socket cl
   assert.equal(errors[0]!.bindings.logger, 'site.u');
   assert.match(errors[0]!.msg, /^site u: the upgrade handler failed/);
   assert.equal((await h1Get(running.port, 'u.test')).body, 'ok', 'the site still serves requests');
+});
+
+test('an upgrade handler that replaces its socket\'s destroy, then throws, has its socket closed, and app.close() resolves', { timeout: 20_000 }, async (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, {
+    'sites-enabled/u.ini': '[site]\ndomains = u.test\nhandler = ../u.mjs\n',
+    'u.mjs':
+      "export default (req, res) => res.end('ok');\n" +
+      `export function upgrade(req, socket) {\n  socket.destroy = () => { throw ${HOSTILE}; };\n  if (req.url === '/throws') throw ${HOSTILE};\n` +
+      "  socket.write('HTTP/1.1 101 Switching Protocols\\r\\nconnection: upgrade\\r\\nupgrade: websocket\\r\\n\\r\\n');\n}\n",
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  const running = await listen(app);
+  running.server.on('upgrade', app.upgrade);
+  t.after(() => running.close());
+  await app.ready();
+  const upgrade = (path: string) => {
+    const req = http.request({ host: '127.0.0.1', port: running.port, path, headers: { host: 'u.test', connection: 'upgrade', upgrade: 'websocket' }, agent: false });
+    req.on('error', () => {});
+    req.end();
+    return req;
+  };
+  const failing = upgrade('/throws');
+  // Not once(): it rejects on the 'error' (a reset) that comes first.
+  await new Promise((resolve) => failing.on('close', resolve));
+  assert.equal((await h1Get(running.port, 'u.test')).body, 'ok', 'the process is up and the site serves requests');
+  const errors = logger.records.filter((r) => r.level === 'error');
+  assert.deepEqual(errors.map((r) => r.msg), ['site u: the upgrade handler failed']);
+  // An upgrade the site holds open with a destroy() that throws: app.close() still cuts it off.
+  const [, socket] = (await once(upgrade('/holds'), 'upgrade')) as [http.IncomingMessage, Duplex];
+  socket.on('error', () => {});
+  const closed = once(socket, 'close');
+  await app.close();
+  assert.equal(internalsOf(app)!.upgradesCut, 1);
+  await closed;
 });
 
 // ---------------------------------------------------------------------------

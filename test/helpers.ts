@@ -13,7 +13,7 @@ export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures'
 export interface Running {
   readonly port: number;
   readonly server: http.Server;
-  close(): Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 /** Starts `handler` on 127.0.0.1, port 0. Always `await running.close()`. */
@@ -132,7 +132,7 @@ export function statusOf(answer: string): number {
  * started may still write into it (a log file) while it is removed: the
  * retries take the directory again rather than failing the test's hooks.
  */
-export function tempDir(prefix = 'hostmux-test-'): { path: string; remove(): void } {
+export function tempDir(prefix = 'hostmux-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   const remove = () => {
     try {
@@ -185,4 +185,15 @@ export function captureLogger(
     debug: at('debug'),
     child: (more) => captureLogger(records, { ...bindings, ...more }),
   };
+}
+
+/** Resolves with `promise`, or rejects with `message` after `ms`: turns a hang into a failure that says why. */
+export async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

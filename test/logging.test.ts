@@ -52,8 +52,9 @@ async function waitFor(condition: () => boolean, what: string): Promise<void> {
 /** Runs `fn` with process.stderr.write captured. */
 function captureStderr(fn: () => void): string {
   const chunks: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- saved unbound to be put back exactly as it was
   const write = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (chunks.push(String(chunk)), true)) as typeof write;
+  process.stderr.write = ((chunk: string | Uint8Array) => (chunks.push(String(chunk)), true));
   try {
     fn();
   } finally {

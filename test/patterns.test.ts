@@ -18,7 +18,7 @@ const SEED = Number(process.env.HOSTMUX_PROPERTY_SEED ?? Math.floor(Math.random(
 /** What the label pattern `<label>.t.test` makes of a host label: null, or the wildcards. */
 function hostmuxMatch(label: string, host: string): string[] | null {
   const compiled = compileDomain(`${label}.t.test`);
-  assert.ok(typeof compiled !== 'string', `${label}: ${String(compiled)}`);
+  assert.ok(typeof compiled !== 'string', `${label}: ${JSON.stringify(compiled)}`);
   assert.equal(compiled.kind, 'pattern');
   const wildcards: string[] = [];
   return compiled.kind === 'pattern' && matchPattern(compiled.pattern, [host], wildcards) ? wildcards : null;

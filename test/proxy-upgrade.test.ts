@@ -276,3 +276,30 @@ test('upgrades hostmux refuses or cannot proxy are in the access log with their 
     assert.equal(typeof line.responseTime, 'number');
   }
 });
+
+test('a non-101 answer whose body stalls is cut off after proxy_timeout: the client is not held', HANG_GUARD, async (t) => {
+  const up = await recorder(t);
+  const { port, records } = await front(t, up.port, 'proxy_timeout = 0.2');
+  const c = client(port);
+  c.socket.write(UPGRADE);
+  const socket = await up.headOf(0);
+  // The head and part of the body, then nothing: the upstream stalls but keeps its connection.
+  socket.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\npartial');
+  await c.closed;
+  assert.equal(statusOf(c.text()), 403);
+  assert.ok(c.text().endsWith('\r\n\r\npartial'), c.text());
+  await up.closed(0);
+  const errors = records.filter((r) => r.level === 'error');
+  assert.equal(errors.length, 1, JSON.stringify(errors));
+  assert.match(errors[0]!.msg, /its answer to the upgrade failed/);
+});
+
+test('an upgrade to h2c gets 400 and never reaches the upstream: no cleartext HTTP/2 past the path prefix', HANG_GUARD, async (t) => {
+  const up = await recorder(t);
+  const { port, records } = await front(t, up.port);
+  const h2c = 'GET /ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n';
+  const cases = [`${h2c}Upgrade: h2c\r\n\r\n`, `${h2c}Upgrade: websocket\r\nUpgrade: H2C\r\n\r\n`, `${h2c}Upgrade: websocket, h2c\r\n\r\n`];
+  for (const bytes of cases) assert.equal(statusOf(await rawRequestUntilClosed(port, bytes)), 400, bytes);
+  assert.deepEqual(up.received, []);
+  assert.deepEqual((await accessLines(records, cases.length)).map((r) => r.statusCode), cases.map(() => 400));
+});

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ConfigError, createApplication, type Application, type ConfigProblem } from '../src/index.ts';
-import { captureLogger, listen, rawRequest, rawRequestUntilClosed, request, statusOf, tempDir, writeTree, type LogRecord, type Running } from './helpers.ts';
+import { captureLogger, listen, rawRequest, rawRequestUntilClosed, request, statusOf, tempDir, writeTree, type LogRecord, type Running, within } from './helpers.ts';
 
 // A guard against a hang (a body that never streams), not a speed limit.
 const HANG_GUARD = { timeout: 20_000 };
@@ -28,7 +28,7 @@ interface Harness {
   readonly port: number;
   readonly records: LogRecord[];
   /** Closes the front server, then the application. */
-  stop(): Promise<void>;
+  readonly stop: () => Promise<void>;
 }
 
 /**
@@ -62,11 +62,12 @@ async function startProxy(siteLines: string, options: { trustProxy?: boolean; se
 /** Starts an upstream and a proxy site in front of it; `t.after` stops both. */
 async function proxyTo(
   t: { after(fn: () => Promise<void>): void },
-  upstream: http.RequestListener | http.Server,
+  upstream: ((req: http.IncomingMessage, res: http.ServerResponse) => unknown) | http.Server,
   extra = '',
   options: { trustProxy?: boolean; prefix?: string } = {},
 ): Promise<Harness & { upstream: Running }> {
-  const up = await listen(upstream);
+  // An async upstream's rejection stays unhandled on purpose: it fails the run.
+  const up = await listen(upstream instanceof http.Server ? upstream : (req, res) => void upstream(req, res));
   const proxy = await startProxy(`proxy = http://127.0.0.1:${up.port}${options.prefix ?? ''}\n${extra}`, options);
   t.after(async () => {
     await proxy.stop();
@@ -133,17 +134,6 @@ function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } 
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-/** Resolves with `promise`, or rejects with `message` after `ms`: turns a hang into a failure that says why. */
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A port nothing listens on: listen, note the port, close. */
@@ -1127,7 +1117,7 @@ describe('upgrades', () => {
     const seen = deferred<http.IncomingMessage>();
     upstreamHttp.on('upgrade', (req, socket, head) => {
       seen.resolve(req);
-      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(binary ? data : `echo: ${String(data)}`)));
+      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (data, binary) => ws.send(binary ? data : `echo: ${(data as Buffer).toString()}`)));
     });
     t.after(() => wss.close());
     const proxy = await proxyTo(t, upstreamHttp, '', { prefix: '/ws' });

@@ -17,7 +17,7 @@ async function serve(t: TestContext, files: Record<string, string | { link: stri
   const logger = captureLogger();
   const logged = logger.records;
   const app = createApplication(dir.path, { logger });
-  const running = await listen(app as unknown as http.RequestListener);
+  const running = await listen(app);
   t.after(async () => {
     await running.close();
     await app.close();

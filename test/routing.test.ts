@@ -371,7 +371,7 @@ for (const entry of ['match()', 'HTTP'] as const) {
           const logger = captureLogger();
           const app = createApplication(tree(rule.tree), { ...rule.options, logger });
           if (entry === 'match()') return { app, logger };
-          return { app, logger, running: await listen(app as unknown as http.RequestListener) };
+          return { app, logger, running: await listen(app) };
         })();
         envs.set(key, env);
       }
@@ -420,7 +420,7 @@ async function withServer(
 ): Promise<void> {
   const logger = captureLogger();
   const app = createApplication(tree(treeName), { ...options, logger });
-  const running = await listen(handler ? handler(app) : (app as unknown as http.RequestListener));
+  const running = await listen(handler ? handler(app) : app);
   try {
     await body(running.port, app);
     assertNoTrouble(logger.records);
@@ -702,7 +702,7 @@ test('10,000 sites (80% exact, 10% *., 10% **.): first and last of each kind rou
         miss('a.b.site8999.test'),
       ];
       for (const c of cases) checkMatch(app, c);
-      const running = await listen(app as unknown as http.RequestListener);
+      const running = await listen(app);
       try {
         for (const c of cases) await checkHttp(running.port, c);
       } finally {

@@ -12,27 +12,17 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createApplication } from '../src/index.ts';
 import hostmux from '../src/adapters/fastify.ts';
-import { captureLogger, FIXTURES, listen, tempDir, writeTree } from './helpers.ts';
+import { captureLogger, FIXTURES, listen, tempDir, within, writeTree } from './helpers.ts';
 
 // Hang guards, not speed limits: a close that never finishes fails here.
 const HANG_GUARD = { timeout: 30_000 };
 const CLOSE_BOUND_MS = 20_000;
 
-async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** A ws echo upstream for the proxy site. */
 async function wsUpstream(t: { after(fn: () => unknown): void }): Promise<number> {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await once(wss, 'listening');
-  wss.on('connection', (ws) => ws.on('message', (data) => ws.send(String(data))));
+  wss.on('connection', (ws) => ws.on('message', (data) => ws.send((data as Buffer).toString())));
   t.after(() => {
     for (const ws of wss.clients) ws.terminate();
     wss.close();

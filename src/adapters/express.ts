@@ -15,5 +15,5 @@ export function expressTrusts(req: AnyRequest): boolean {
   const express = (req as { app?: { get?: (name: string) => unknown } }).app;
   if (typeof express?.get !== 'function') return false;
   const trust = express.get('trust proxy fn');
-  return typeof trust === 'function' && trust(req.socket?.remoteAddress, 0) === true;
+  return typeof trust === 'function' && (trust as (address: string | undefined, hop: number) => unknown)(req.socket?.remoteAddress, 0) === true;
 }

@@ -13,10 +13,12 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneF
 import { createApplication, type Application, type ApplicationOptions } from '../application.js';
 import { readServerSettings } from '../config/server-conf.js';
 import { internalsOf, type ApplicationInternals } from '../internal.js';
+import { InvalidOptionError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { unknownOptionMessage } from '../nearest-name.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import { markFrameworkTrusted } from '../routing/routed-host.js';
-import { destroyOnError, rejectUpgrade, type AnyResponse } from '../respond.js';
+import { destroyOnError, rejectUpgrade } from '../respond.js';
 
 /**
  * Options of the hostmux Fastify plugin: either `configDir` (plus any
@@ -33,9 +35,16 @@ export interface HostmuxFastifyOptions extends ApplicationOptions {
   readonly app?: Application;
 }
 
-function optionError(message: string): TypeError {
-  return Object.assign(new TypeError(`hostmux/fastify: ${message}`), { code: 'HOSTMUX_INVALID_OPTION' });
+function optionError(message: string): InvalidOptionError {
+  return new InvalidOptionError(`hostmux/fastify: ${message}`);
 }
+
+/**
+ * The plugin's options, and those Fastify's `register()` itself reads and
+ * leaves in them (`prefix`, `logLevel`, `logSerializers`).
+ */
+const OPTION_NAMES: readonly string[] = ['configDir', 'app', 'defaultSite', 'trustProxy', 'logger'];
+const REGISTER_OPTIONS: readonly string[] = ['prefix', 'logLevel', 'logSerializers'];
 
 /**
  * The application the options name. `fastify.log` is its logger unless the
@@ -43,6 +52,9 @@ function optionError(message: string): TypeError {
  */
 function applicationFor(options: HostmuxFastifyOptions, log: Logger): Application {
   if (typeof options !== 'object' || options === null) throw optionError('options must be an object');
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(key) && !REGISTER_OPTIONS.includes(key)) throw optionError(unknownOptionMessage(key, OPTION_NAMES));
+  }
   const { app, configDir, defaultSite, trustProxy, logger } = options;
   if (app !== undefined) {
     if (internalsOf(app) === undefined) {
@@ -142,7 +154,8 @@ function routeAsRequest(routing: (req: IncomingMessage, res: ServerResponse) => 
  * fastify.get('/', async () => 'no site claims this host');
  * await fastify.listen({ port: 8080 });
  * ```
- * @throws `TypeError` (code `HOSTMUX_INVALID_OPTION`) for bad options,
+ * @throws `InvalidOptionError`, a `TypeError` (code `HOSTMUX_INVALID_OPTION`),
+ * for a bad or unknown option,
  * `ConfigError` (code `HOSTMUX_CONFIG`) for a bad tree: as a failed
  * registration
  * @public
@@ -166,7 +179,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
         markFrameworkTrusted(raw);
       }
       // Served (or being served) by hostmux: Fastify must not parse, route or answer.
-      if (internals.take(raw, reply.raw as AnyResponse, forwarded)) reply.hijack();
+      if (internals.take(raw, reply.raw, forwarded)) reply.hijack();
     }
     done();
   });

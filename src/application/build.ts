@@ -60,8 +60,8 @@ export function* build(
     problems.push({ file: 'hostmux.conf', section: 'server', key: 'default_site', message: `names no enabled site: "${defaultName}"` });
   }
   if (problems.length > 0) throw new ConfigError(inFileOrder(problems));
-  let defaultEntry = fromFile;
-  if (options.defaultSite !== undefined) {
+  let defaultEntry = options.defaultSite === null ? undefined : fromFile;
+  if (typeof options.defaultSite === 'string') {
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }

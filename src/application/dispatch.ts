@@ -37,10 +37,17 @@ function release(this: Tracked): void {
  * For a pipelined request whose response waits behind another on its
  * connection: if the connection goes away first, Node never emits 'close'
  * on that response, so the request is over when the request itself closes.
+ * The response is then destroyed and gets its 'close' here, as a response
+ * whose client left does: the site (a proxy's upstream request, a fetch
+ * handler's body stream, a handler watching 'close') learns it too, rather
+ * than writing into it for ever.
  */
 function releaseQueued(this: AnyRequest & { [QUEUED]?: Tracked }): void {
   const res = this[QUEUED]!;
-  if ((res as { socket?: unknown }).socket == null && this.socket.destroyed) release.call(res);
+  if ((res as { socket?: unknown }).socket != null || !this.socket.destroyed || res[RELEASED] === true) return;
+  res.destroy();
+  // 'close' runs release (and the site's own listeners) once.
+  res.emit('close');
 }
 
 /**
@@ -49,8 +56,23 @@ function releaseQueued(this: AnyRequest & { [QUEUED]?: Tracked }): void {
  * error, logged on its logger; without a listener it would end the process.
  */
 function responseFailed(this: Tracked, err: unknown): void {
-  const { site, loggers } = this[TRACKED]!;
-  siteLogger(loggers, site.name).error({ err: loggableError(err) }, `site ${site.name}: error on its response: ${describeError(err)}`);
+  siteStreamFailed(this[TRACKED]!, 'response', err);
+}
+
+/**
+ * Shared by every HTTP/2 request: an 'error' its request emits is the
+ * site's. Node's HTTP/2 request, unlike HTTP/1's, emits an error from its
+ * own reading even with no listener (an Express app, which swaps the
+ * request's prototype for HTTP/1's, makes it do so at once): that would end
+ * the process. HTTP/1 requests need no listener, and would report every
+ * client that leaves through one.
+ */
+function requestFailed(this: AnyRequest & { [TRACKED]?: Entry }, err: unknown): void {
+  siteStreamFailed(this[TRACKED]!, 'request', err);
+}
+
+function siteStreamFailed({ site, loggers }: Entry, stream: 'request' | 'response', err: unknown): void {
+  siteLogger(loggers, site.name).error({ err: loggableError(err) }, `site ${site.name}: error on its ${stream}: ${describeError(err)}`);
 }
 
 /** Resolves once the entry has no request in flight; for a site a reload retired. */
@@ -102,9 +124,13 @@ export function dispatch(
   (res as Tracked)[TRACKED] = entry;
   res.on('close', release);
   res.on('error', responseFailed);
+  if ('stream' in res) {
+    (req as { [TRACKED]?: Entry })[TRACKED] = entry;
+    req.on('error', requestFailed);
+  }
   // Only a response queued behind another has no socket yet: ordinary requests pay nothing here.
   if ((res as { socket?: unknown }).socket === null) {
-    (req as { [QUEUED]?: Tracked })[QUEUED] = res as Tracked;
+    (req as { [QUEUED]?: Tracked })[QUEUED] = res;
     req.on('close', releaseQueued);
   }
   entry.site.handle(req, res);

@@ -12,7 +12,7 @@ import type { ApplicationOptions, ReloadResult } from './types.js';
 /** Whether a reload may keep `entry` for the site read from `file`: same file, same text, and what its kind says. */
 async function keeps(entry: Entry | undefined, file: TreeSite, trustChanged: boolean): Promise<boolean> {
   if (entry === undefined || entry.site.file !== file.file || entry.sourceDigest !== file.sourceDigest) return false;
-  return await keepsSite(entry.site, file, { trustProxyChanged: trustChanged });
+  return keepsSite(entry.site, file, { trustProxyChanged: trustChanged });
 }
 
 /** What a reload made: the new configuration, what changed, and what to retire. */

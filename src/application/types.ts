@@ -10,8 +10,12 @@ import type { SiteKind } from '../sites/index.js';
  * @public
  */
 export interface ApplicationOptions {
-  /** The site for hosts no site claims (overrides `default_site`). */
-  readonly defaultSite?: string;
+  /**
+   * The site for hosts no site claims (overrides `default_site`); `null`
+   * switches `default_site` off, so that such hosts fall through to the
+   * host framework (`next()`, Fastify's routes) or get `404`.
+   */
+  readonly defaultSite?: string | null;
   /** Route by `X-Forwarded-Host` / `Forwarded: host=` (overrides `trust_proxy`). */
   readonly trustProxy?: boolean;
   /** A pino-compatible logger to log to, such as `fastify.log`. */
@@ -84,16 +88,18 @@ export interface Application {
    * in-flight requests have finished. Reloads run one at a time.
    * @returns the names of the sites added, removed, reloaded and kept
    * @throws `ConfigError`, as a rejection, when the new tree has any
-   * problem; the old configuration then keeps serving
+   * problem; the old configuration then keeps serving. `ClosedError`
+   * (code `HOSTMUX_CLOSED`), as a rejection, after `close()`
    */
   reload(): Promise<ReloadResult>;
   /**
    * Routes an HTTP upgrade (WebSocket) by host: to the module's `upgrade`
    * export, or through a proxy site to its upstream. Anything else gets a
    * complete HTTP error response and the socket is closed. Wire it as
-   * `server.on('upgrade', app.upgrade)`.
+   * `server.on('upgrade', app.upgrade)`: it is a bound function (a
+   * property, not a method), so passing it detached keeps working.
    */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /**
    * Closes every loaded site (calls and awaits its `close()`), ends the
    * upgraded connections (WebSockets) the sites left open — after the

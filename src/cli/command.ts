@@ -1,13 +1,17 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-/** Exit codes, as SPEC 7 fixes them. */
+/** Exit codes, as the README's "The hostmux command" states them. */
 export const OK = 0;
 export const PROBLEMS = 1;
 export const USAGE = 2;
 
 /** Bad usage: the message and the usage (of `command`, else of the command run) go to stderr; exit code 2. */
 export class UsageError extends Error {
-  constructor(message: string, readonly command?: Command) {
+  /**
+   * @param hintOnly - print a one-line pointer to --help instead of the
+   *   whole usage (the message says all there is to fix)
+   */
+  constructor(message: string, readonly command?: Command, readonly hintOnly = false) {
     super(message);
     this.name = 'UsageError';
   }
@@ -72,11 +76,47 @@ export function parse(args: readonly string[], options: Options, command?: Comma
     const { values, positionals } = parseArgs({ args: [...args], options, strict: true, allowPositionals: command !== undefined });
     return { values: values as Values, positionals };
   } catch (error) {
-    if (String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
-      throw new UsageError((error as Error).message, command);
+    const code = String((error as NodeJS.ErrnoException).code);
+    const unknown = /^Unknown option '([^']*)'/.exec((error as Error).message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown !== undefined) {
+      const near = unknown.startsWith('--') ? nearest(unknown.slice(2), Object.keys(options)) : undefined;
+      throw new UsageError(`unknown option ${unknown}${near === undefined ? '' : ` (did you mean --${near}?)`}`, command, true);
     }
+    if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message, command);
     throw error;
   }
+}
+
+/**
+ * Edit distance with transpositions (optimal string alignment): `prot` is 1
+ * from `port`, as a typist would count it.
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The known name nearest to `name`, when it is close enough to be a typo:
+ * at most one edit per three letters (at least one); undefined otherwise.
+ */
+export function nearest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(1, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
 }
 
 /** A non-negative integer option, or a UsageError naming it. */

@@ -3,9 +3,20 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { COMMON_OPTIONS, OK, PROBLEMS, USAGE, UsageError, commandUsage, parse, type Command } from './command.js';
-import { COMMANDS } from './commands.js';
+import { check } from './commands/check.js';
+import { disable } from './commands/disable.js';
+import { enable } from './commands/enable.js';
+import { init } from './commands/init.js';
+import { list } from './commands/list.js';
+import { match } from './commands/match.js';
+import { serve } from './commands/serve.js';
 import { err, out } from './output.js';
 const DEFAULT_CONFIG_DIR = '/etc/hostmux';
+
+// Each command's file holds its help and its code; it imports what its code
+// needs (the application, the serve machinery) only when it runs, so that
+// --help and bad usage answer at once.
+const COMMANDS: readonly Command[] = [init, serve, check, list, match, enable, disable];
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -97,9 +108,14 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     if (error instanceof UsageError) {
-      err(`hostmux: ${error.message}\n`);
       const command = error.command ?? current;
-      err(command === undefined ? mainUsage() : commandUsage(command));
+      if (error.hintOnly) {
+        err(`hostmux: ${error.message}`);
+        err(`Run 'hostmux ${command === undefined ? '' : `${command.name} `}--help' for the options.`);
+      } else {
+        err(`hostmux: ${error.message}\n`);
+        err(command === undefined ? mainUsage() : commandUsage(command));
+      }
       process.exit(USAGE);
     }
     err(`hostmux: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

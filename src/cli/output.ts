@@ -1,4 +1,5 @@
 import { formatProblem, plural, type ConfigProblem } from '../errors.js';
+import { escapeControls } from '../escape-controls.js';
 
 export { plural };
 
@@ -11,12 +12,18 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+// The streams' own write, taken before anything can replace it: check
+// discards what the sites write while it loads them, and the command's own
+// words must still get out (main's last word on a hang comes then).
+const writeOut = process.stdout.write.bind(process.stdout);
+const writeErr = process.stderr.write.bind(process.stderr);
+
 export function out(text: string): void {
-  process.stdout.write(`${text}\n`);
+  writeOut(`${text}\n`);
 }
 
 export function err(text: string): void {
-  process.stderr.write(`${text}\n`);
+  writeErr(`${text}\n`);
 }
 
 export function json(value: unknown): void {
@@ -26,5 +33,6 @@ export function json(value: unknown): void {
 /** Every configuration problem on stderr, under one heading. */
 export function printProblems(configDir: string, problems: readonly ConfigProblem[]): void {
   err(`hostmux: ${plural(problems.length, 'configuration problem')} in ${configDir}:`);
-  for (const problem of problems) err(`  ${formatProblem(problem)}`);
+  // A file name or a configured value may hold control characters: one line each, nothing for the terminal to act on.
+  for (const problem of problems) err(`  ${escapeControls(formatProblem(problem))}`);
 }

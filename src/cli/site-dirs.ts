@@ -1,21 +1,10 @@
-import { lstatSync, readdirSync, realpathSync, type Stats } from 'node:fs';
+// The two site directories and the file checks list, enable, disable and
+// init share. Node built-ins only: --help imports it.
+import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { byteOrder, isSiteFileName } from '../config/discover.js';
 
 export const AVAILABLE = 'sites-available';
 export const ENABLED = 'sites-enabled';
-
-/** Site file names in a directory, in byte order; none when it does not exist. */
-export function siteFileNames(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  return names.filter(isSiteFileName).sort(byteOrder);
-}
 
 export function lstatOrUndefined(path: string): Stats | undefined {
   try {

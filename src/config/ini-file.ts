@@ -25,13 +25,14 @@ export interface IniFile {
   readonly sections: Map<string, IniSection>;
 }
 
-// The line grammar of the `ini` package, so that we see lines as it does.
-const HEADER = /^\[([^\]]*)\]\s*$/;
+// The line grammar of the `ini` package, so that we see lines as it does,
+// except that a header may end in a comment (`[database]  ; …`), as with
+// Python's configparser: ini would read that line as a key set to true.
+const HEADER = /^\[([^\]]*)\]\s*(?:[;#].*)?$/;
 const COMMENT_OR_BLANK = /^\s*([;#]|$)/;
 
 /** What a line without `=` probably meant: ini reads it as `key = true`. */
 function noEqualsHint(line: string): string {
-  if (/^\s*\[[^\]]*\]\s*[;#]/.test(line)) return '(ini reads a section header with a comment after it as a key: put the comment on its own line)';
   if (/^\s+\[[^\]]*\]\s*$/.test(line)) return '(ini reads an indented section header as a key: start it at the beginning of the line)';
   return '(write key = value)';
 }

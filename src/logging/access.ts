@@ -29,7 +29,8 @@ const STATE = Symbol('hostmux.access');
 
 type Method = (this: Tracked, ...args: never[]) => unknown;
 
-interface AccessState {
+/** What an access line says of the request, read when it begins. */
+interface RequestFields {
   readonly log: Logger;
   readonly site: string | undefined;
   readonly method: string;
@@ -39,6 +40,45 @@ interface AccessState {
   readonly referer: string | undefined;
   readonly userAgent: string | undefined;
   readonly start: number;
+}
+
+function requestFields(log: Logger, req: AnyRequest, url: string | undefined, site: string | undefined): RequestFields {
+  const headers = req.headers;
+  return {
+    log,
+    site,
+    method: req.method ?? '-',
+    url: url ?? '-',
+    httpVersion: req.httpVersion,
+    // Read now: a destroyed socket (or a closed HTTP/2 stream) no longer knows its peer.
+    remoteAddress: req.socket?.remoteAddress,
+    referer: headers.referer,
+    userAgent: headers['user-agent'],
+    start: performance.now(),
+  };
+}
+
+/** Writes one access line for a request that began with `fields`. */
+function logAccess(fields: RequestFields, statusCode: number, bytes: number, message: string): void {
+  fields.log.info(
+    {
+      remoteAddress: fields.remoteAddress,
+      method: fields.method,
+      url: fields.url,
+      httpVersion: fields.httpVersion,
+      statusCode,
+      bytes,
+      referer: fields.referer,
+      userAgent: fields.userAgent,
+      site: fields.site,
+      responseTime: Math.round(performance.now() - fields.start),
+      [ACCESS_RECORD]: true,
+    },
+    message,
+  );
+}
+
+interface AccessState extends RequestFields {
   /** Body bytes the site wrote, counted in write()/end(). */
   bytes: number;
   /** Inside end(): HTTP/2's end() writes its chunk through write(), which must not count it twice. */
@@ -63,6 +103,8 @@ function byteLength(chunk: unknown, encoding: unknown): number {
   return 0;
 }
 
+/* eslint-disable prefer-rest-params -- the wrappers hand the original write()/end()
+   exactly the arguments they got, without an array of their own per call. */
 // Counting at write()/end() rather than reading Content-Length: it is right
 // for chunked and streamed bodies, and an aborted response shows the bytes so far.
 function countingWrite(this: Tracked, chunk: unknown, encoding?: unknown): unknown {
@@ -91,22 +133,7 @@ function onClose(this: Tracked): void {
   const statusCode = this.headersSent ? this.statusCode : 499;
   // Node sends no body for these, whatever the site wrote.
   const bodiless = state.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200;
-  state.log.info(
-    {
-      remoteAddress: state.remoteAddress,
-      method: state.method,
-      url: state.url,
-      httpVersion: state.httpVersion,
-      statusCode,
-      bytes: bodiless ? 0 : state.bytes,
-      referer: state.referer,
-      userAgent: state.userAgent,
-      site: state.site,
-      responseTime: Math.round(performance.now() - state.start),
-      [ACCESS_RECORD]: true,
-    },
-    this.writableFinished ? 'request completed' : 'request aborted',
-  );
+  logAccess(state, statusCode, bodiless ? 0 : state.bytes, this.writableFinished ? 'request completed' : 'request aborted');
 }
 
 // ---------------------------------------------------------------------------
@@ -119,16 +146,7 @@ const UPGRADE = Symbol('hostmux.accessUpgrade');
 const MAX_HEAD = 16 * 1024;
 const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})[ \r]/;
 
-interface UpgradeState {
-  readonly log: Logger;
-  readonly site: string | undefined;
-  readonly method: string;
-  readonly url: string;
-  readonly httpVersion: string;
-  readonly remoteAddress: string | undefined;
-  readonly referer: string | undefined;
-  readonly userAgent: string | undefined;
-  readonly start: number;
+interface UpgradeState extends RequestFields {
   /** The status line's code; 0 until one was read. */
   statusCode: number;
   /** The head written so far (latin1), until its blank line; undefined after it. */
@@ -191,23 +209,8 @@ function onUpgradeClose(this: TrackedSocket): void {
   const state = this[UPGRADE];
   if (state === undefined) return;
   this[UPGRADE] = undefined;
-  state.log.info(
-    {
-      remoteAddress: state.remoteAddress,
-      method: state.method,
-      url: state.url,
-      httpVersion: state.httpVersion,
-      // nginx's 499: the connection closed before an answer hostmux could read went out.
-      statusCode: state.statusCode === 0 ? 499 : state.statusCode,
-      bytes: state.bytes,
-      referer: state.referer,
-      userAgent: state.userAgent,
-      site: state.site,
-      responseTime: Math.round(performance.now() - state.start),
-      [ACCESS_RECORD]: true,
-    },
-    'upgrade closed',
-  );
+  // nginx's 499: the connection closed before an answer hostmux could read went out.
+  logAccess(state, state.statusCode === 0 ? 499 : state.statusCode, state.bytes, 'upgrade closed');
 }
 
 /** Writes access records to a logger (the `access` logger of a configuration). */
@@ -221,19 +224,9 @@ export class AccessLogger implements AccessLog {
   begin(req: AnyRequest, res: AnyResponse, site: string | undefined): void {
     const tracked = res as unknown as Tracked;
     if (tracked[STATE] !== undefined) return;
-    const headers = req.headers;
     tracked[STATE] = {
-      log: this.#log,
-      site,
-      method: req.method ?? '-',
       // Express strips a mount path from req.url; the line shows the target as received.
-      url: (req as { originalUrl?: string }).originalUrl ?? req.url ?? '-',
-      httpVersion: req.httpVersion,
-      // Read now: a destroyed socket (or a closed HTTP/2 stream) no longer knows its peer.
-      remoteAddress: req.socket?.remoteAddress,
-      referer: headers.referer,
-      userAgent: headers['user-agent'],
-      start: performance.now(),
+      ...requestFields(this.#log, req, (req as { originalUrl?: string }).originalUrl ?? req.url, site),
       bytes: 0,
       inEnd: false,
       done: false,
@@ -248,17 +241,8 @@ export class AccessLogger implements AccessLog {
   beginUpgrade(req: IncomingMessage, socket: Duplex, site: string | undefined): void {
     const tracked = socket as unknown as TrackedSocket;
     if (tracked[UPGRADE] !== undefined) return;
-    const headers = req.headers;
     tracked[UPGRADE] = {
-      log: this.#log,
-      site,
-      method: req.method ?? '-',
-      url: req.url ?? '-',
-      httpVersion: req.httpVersion,
-      remoteAddress: req.socket?.remoteAddress,
-      referer: headers.referer,
-      userAgent: headers['user-agent'],
-      start: performance.now(),
+      ...requestFields(this.#log, req, req.url, site),
       statusCode: 0,
       head: '',
       bytes: 0,

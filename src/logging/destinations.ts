@@ -2,7 +2,7 @@ import { appendFileSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { describeError } from '../describe-error.js';
-import { escapeControls } from './escape.js';
+import { escapeControls } from '../escape-controls.js';
 
 /** Where formatted lines go: a console stream or a file. */
 export interface Destination {

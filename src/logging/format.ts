@@ -1,6 +1,6 @@
 import pino from 'pino';
 import type { Format } from './config.js';
-import { escapeControls, escapes, escapeWith } from './escape.js';
+import { escapeControls, escapes, escapeWith } from '../escape-controls.js';
 
 /** A pino JSON line, parsed. */
 export type LogRecord = Record<string, unknown>;

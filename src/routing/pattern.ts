@@ -45,6 +45,7 @@ export type CompiledDomain =
   | { readonly kind: 'exact'; readonly text: string }
   | { readonly kind: 'pattern'; readonly text: string; readonly pattern: Pattern };
 
+// eslint-disable-next-line no-control-regex -- the range starts at NUL on purpose: all of ASCII
 const NON_ASCII = /[^\x00-\x7f]/;
 const PICOMATCH_OPTIONS = { capture: true, nonegate: true, dot: true } as const;
 /** What `picomatch.makeRe` returns for a glob it could not compile. */

@@ -207,8 +207,8 @@ export async function startCli(dir: string, args: readonly string[], options: Sp
   child.once('exit', () => running.delete(child));
   let log = '';
   const waiters = new Set<() => void>();
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => {
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
     log += text;
     for (const waiter of waiters) waiter();
   });

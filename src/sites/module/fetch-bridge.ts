@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { BadResponseError, ClientGoneError } from '../../errors.js';
 import { normalizeHost } from '../../routing/hostname.js';
 import { originForm, type AnyRequest } from '../../routing/request-host.js';
 import { isClosed, type AnyResponse } from '../../respond.js';
@@ -41,6 +42,8 @@ function requestUrl(req: AnyRequest): string {
  * consumed: Node then no longer discards an unread body after the response,
  * and a keep-alive connection stalls behind it.
  */
+const GONE_MID_BODY = 'the client closed the request before its body ended';
+
 function requestBody(req: Readable): ReadableStream<Uint8Array> {
   return new ReadableStream<Uint8Array>(
     {
@@ -58,8 +61,9 @@ function requestBody(req: Readable): ReadableStream<Uint8Array> {
             if (chunk !== null) settle(() => (controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)), resolve()));
           };
           const onEnd = () => settle(() => (controller.close(), resolve()));
-          const onError = (err: Error) => settle(() => reject(err));
-          const onClose = () => settle(() => reject(new Error('the client closed the request before its body ended')));
+          // Node's own error here ('aborted', ECONNRESET) means the same: the client left.
+          const onError = (err: Error) => settle(() => reject(new ClientGoneError(GONE_MID_BODY, { cause: err })));
+          const onClose = () => settle(() => reject(new ClientGoneError(GONE_MID_BODY)));
           if (req.readableEnded) return onEnd();
           if (req.destroyed) return onClose();
           req.on('readable', onReadable);
@@ -86,7 +90,7 @@ function toRequest(req: AnyRequest, signal: AbortSignal): Request {
   const method = req.method ?? 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
   if (method !== 'GET' && method !== 'HEAD') {
-    init.body = requestBody(req as Readable);
+    init.body = requestBody(req);
     init.duplex = 'half';
   }
   const request = new Request(requestUrl(req), init);
@@ -144,7 +148,7 @@ async function writeResponse(response: Response, req: AnyRequest, res: AnyRespon
     if (body !== null) await body.cancel();
     return;
   }
-  const reader = body.getReader();
+  const reader = (body as ReadableStream<Uint8Array>).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -179,7 +183,7 @@ export function fetchListener(handler: FetchHandler): (req: AnyRequest, res: Any
     }
     try {
       const response: unknown = await handler.fetch(toRequest(req, controller.signal));
-      if (!isResponse(response)) throw new TypeError(`fetch() returned ${typeof response}, not a Response`);
+      if (!isResponse(response)) throw new BadResponseError(`fetch() returned ${typeof response}, not a Response`);
       await writeResponse(response, req, res);
     } catch (err) {
       if (!controller.signal.aborted) throw err;

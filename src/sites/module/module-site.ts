@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as http2 } from 'node:http2';
 import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -9,10 +10,11 @@ import { fileDigest } from '../../config/read-file.js';
 import { describeError, loggableError } from '../../describe-error.js';
 import type { Logger } from '../../logger.js';
 import type { AnyRequest } from '../../routing/request-host.js';
-import { rejectUpgrade, sendStatus, type AnyResponse } from '../../respond.js';
+import { answerFailure, destroySiteSocket, rejectUpgrade, sendStatus, type AnyResponse } from '../../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
 import { LoadQueue, stillThere } from './load-queue.js';
 import { siteLogger, type LoggerFactory, type Site } from '../site.js';
+import { TIMED_OUT, within } from '../../within.js';
 
 /**
  * What a site module's `createHandler(site)` receives.
@@ -51,6 +53,25 @@ function hasMethod<K extends string>(value: unknown, key: K): value is Record<K,
     typeof (value as Record<K, unknown>)[key] === 'function';
 }
 
+/**
+ * Whether `target` is an Express app (4 or 5): it gives each request and
+ * response its own `request`/`response` objects as prototypes, which are
+ * HTTP/1's. Node's HTTP/2 request and response then break inside Express,
+ * on later ticks hostmux cannot catch, which would end the process.
+ */
+function needsHttp1(target: unknown): boolean {
+  if (typeof target !== 'function') return false;
+  try {
+    const { request, response } = target as { request?: unknown; response?: unknown };
+    return typeof request === 'object' && request !== null && typeof response === 'object' && response !== null &&
+      Object.prototype.isPrototypeOf.call(IncomingMessage.prototype, request) &&
+      Object.prototype.isPrototypeOf.call(ServerResponse.prototype, response);
+  } catch {
+    // A getter or Proxy trap of the site's that throws: not an Express app.
+    return false;
+  }
+}
+
 /** A request listener for what a module provided, or undefined when it is none of the shapes. */
 function toListener(target: unknown): Listener | undefined {
   if (typeof target === 'function') return target as Listener;
@@ -63,7 +84,6 @@ const requireCache = createRequire(import.meta.url).cache;
 const LOAD_WAIT_ON_CLOSE_MS = 5_000;
 /** The `Retry-After` (seconds) of a 503 for a request beyond `load_queue`. */
 export const LOAD_QUEUE_RETRY_AFTER = 5;
-const TIMED_OUT = Symbol('load timed out');
 const CLOSED = Symbol('site closed');
 /** Makes each fresh import of a reloaded site a URL `import()` has not cached. */
 let reloads = 0;
@@ -99,6 +119,9 @@ export class ModuleSite implements Site {
   readonly #loggers: LoggerFactory;
   #siteLogger: Logger | undefined;
   #listener: Listener | undefined;
+  /** The listener is an Express app: HTTP/2 requests are refused, not handed to it. */
+  #http1Only = false;
+  #refusedHttp2 = false;
   #upgrade: UpgradeListener | undefined;
   #failure: string | undefined;
   #loading: Promise<string | undefined> | undefined;
@@ -158,6 +181,7 @@ export class ModuleSite implements Site {
   handle(req: AnyRequest, res: AnyResponse): void {
     const listener = this.#listener;
     if (listener !== undefined) {
+      if (this.#http1Only && 'stream' in res) return this.#refuseHttp2(res);
       this.#invoke(listener, req, res);
     } else if (this.#failure !== undefined) {
       sendStatus(res, 503);
@@ -206,13 +230,8 @@ export class ModuleSite implements Site {
    */
   async #importWithin(): Promise<string | undefined> {
     const importing = this.#import();
-    let timer: NodeJS.Timeout | undefined;
-    const stopped = new Promise<typeof TIMED_OUT | typeof CLOSED>((resolve) => {
-      timer = setTimeout(resolve, this.#loadTimeout, TIMED_OUT);
-      this.#stopLoadWait = () => resolve(CLOSED);
-    });
-    const outcome = await Promise.race([importing, stopped]);
-    clearTimeout(timer);
+    const stopped = new Promise<typeof CLOSED>((resolve) => (this.#stopLoadWait = () => resolve(CLOSED)));
+    const outcome = await within(Promise.race([importing, stopped]), this.#loadTimeout);
     this.#stopLoadWait = undefined;
     if (outcome !== TIMED_OUT && outcome !== CLOSED) return outcome;
     void importing.then(() => this.#closeInstance());
@@ -248,10 +267,7 @@ export class ModuleSite implements Site {
     this.#failure ??= `${this.file}: the site is closed`;
     const loading = this.#loading;
     if (loading !== undefined && !this.#settled) {
-      let timer: NodeJS.Timeout | undefined;
-      const gaveUp = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, LOAD_WAIT_ON_CLOSE_MS, true)).unref());
-      const late = await Promise.race([loading.then(() => false), gaveUp]);
-      clearTimeout(timer);
+      const late = (await within(loading, LOAD_WAIT_ON_CLOSE_MS, { unref: true })) === TIMED_OUT;
       if (late) {
         // Those waiting for the load get 503 now, not when it settles.
         this.#stopLoadWait?.();
@@ -288,15 +304,27 @@ export class ModuleSite implements Site {
     }
   }
 
+  /**
+   * RFC 9113's HTTP_1_1_REQUIRED: a browser retries the request over
+   * HTTP/1.1 (when the server offers it). Logged once per load.
+   */
+  #refuseHttp2(res: AnyResponse & { stream: { close(code: number): void } }): void {
+    if (!this.#refusedHttp2) {
+      this.#refusedHttp2 = true;
+      this.#logger().warn(`site ${this.name}: an Express app cannot serve HTTP/2; its HTTP/2 requests are reset with HTTP_1_1_REQUIRED`);
+    }
+    res.stream.close(http2.NGHTTP2_HTTP_1_1_REQUIRED);
+  }
+
   #upgradeFailed(err: unknown, socket: Duplex): void {
     this.#logger().error({ err: loggableError(err) }, `site ${this.name}: the upgrade handler failed`);
     // What the handler already wrote is unknown: a response now could corrupt it.
-    socket.destroy();
+    destroySiteSocket(socket);
   }
 
   #failed(err: unknown, res: AnyResponse): void {
     this.#logger().error({ err: loggableError(err) }, `site ${this.name}: the handler failed`);
-    sendStatus(res, 500);
+    answerFailure(res, 500);
   }
 
   async #import(): Promise<string | undefined> {
@@ -341,6 +369,7 @@ export class ModuleSite implements Site {
         const owner = upgradeOwner as { upgrade: UpgradeListener };
         this.#upgrade = (req, socket, head) => owner.upgrade(req, socket, head);
       }
+      this.#http1Only = needsHttp1(target);
       this.#listener = listener;
       return undefined;
     } catch (err) {

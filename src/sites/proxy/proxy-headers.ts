@@ -10,6 +10,15 @@ export interface Forwarding {
   readonly upstreamHost: string | undefined;
 }
 
+/**
+ * A forwarding header's name. An untrusted sender's `X_Forwarded_For` or
+ * `X-Real_IP` is checked as this: CGI-style upstreams (PHP, WSGI, Rack) read
+ * `_` and `-` alike, so it would pass for the header hostmux sets.
+ */
+function isForwardingName(lower: string): boolean {
+  return lower.startsWith('x-forwarded-') || lower === 'forwarded' || lower === 'x-real-ip';
+}
+
 /** What must be escaped inside a quoted string. */
 const QUOTED_SPECIALS = /["\\]/g;
 
@@ -89,7 +98,7 @@ export function upstreamRequestHeaders(req: AnyRequest, forwarding: Forwarding, 
         continue;
       default:
         // X-Forwarded-Port, -Prefix, -Ssl…: a client's claims, unless a trusted proxy made them.
-        if (!trusted && lower.startsWith('x-forwarded-')) continue;
+        if (!trusted && (lower.startsWith('x-forwarded-') || (lower.includes('_') && isForwardingName(lower.replaceAll('_', '-'))))) continue;
     }
     out.push(name, value);
   }

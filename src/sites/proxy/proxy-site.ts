@@ -1,13 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import type { ProxySiteFile } from './settings.js';
+import { ClientGoneError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { originForm, type AnyRequest } from '../../routing/request-host.js';
 import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../../respond.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type Forwarding } from './proxy-headers.js';
 import { openTunnel, tunnelTarget, type TunnelTarget } from './proxy-tunnel.js';
 import { siteLogger, type LoggerFactory, type Site } from '../site.js';
+import { TIMED_OUT, within } from '../../within.js';
 
 /** How long `close()` lets in-flight requests and open tunnels finish before cutting them off. */
 export const CLOSE_GRACE_MS = 5_000;
@@ -39,11 +41,18 @@ interface FlatHead {
 }
 
 function clientGoneError(): Error {
-  return Object.assign(new Error('the client went away before the response was complete'), { code: 'HOSTMUX_CLIENT_GONE' });
+  return new ClientGoneError('the client went away before the response was complete');
+}
+
+/** Marks the client-gone error of a client that stopped reading (it is still there, but gone for us). */
+const STALLED = Symbol('hostmux.clientStalled');
+
+function clientStalledError(ms: number): Error {
+  return Object.assign(new ClientGoneError(`the client did not read the response for ${ms} ms`), { [STALLED]: true });
 }
 
 /** undici's raw response headers (Buffers, or strings), as strings; header bytes are latin1. */
-function stringsOf(raw: readonly (Buffer | string)[] | unknown): string[] {
+function stringsOf(raw: unknown): string[] {
   if (!Array.isArray(raw)) return [];
   return raw.map((item: Buffer | string) => (typeof item === 'string' ? item : item.toString('latin1')));
 }
@@ -121,7 +130,15 @@ export class ProxySite implements Site {
       clientGone = true;
       controller?.abort(clientGoneError());
     });
-    const resume = () => controller?.resume();
+    // A client that stops reading pauses the upstream, and undici's body
+    // timeout does not run while paused: `proxy_timeout` bounds the pause here,
+    // or the client would hold the upstream request for ever. A timer only while paused.
+    let stalled: NodeJS.Timeout | undefined;
+    const resume = () => {
+      clearTimeout(stalled);
+      stalled = undefined;
+      controller?.resume();
+    };
     // dispatch() with our own handler rather than pool.request() or
     // pool.stream(): each body chunk goes straight into `res`, pausing the
     // upstream socket while res.write() returns false and resuming on 'drain'
@@ -131,9 +148,9 @@ export class ProxySite implements Site {
     pool.dispatch(
       {
         path: this.#path(req),
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        method: req.method ?? 'GET',
         headers: upstreamRequestHeaders(req, this.#forwarding, false),
-        body: hasBody(req) ? (req as Readable) : null,
+        body: hasBody(req) ? req : null,
       },
       {
         onRequestStart: (c) => {
@@ -161,15 +178,20 @@ export class ProxySite implements Site {
           if (!http2 && !hasHeader(raw, 'content-length')) (res as ServerResponse).flushHeaders();
         },
         onResponseData: (c, chunk) => {
-          if (!clientGone && !(res as ServerResponse).write(chunk)) c.pause();
+          if (!clientGone && !(res as ServerResponse).write(chunk)) {
+            c.pause();
+            stalled ??= setTimeout(() => c.abort(clientStalledError(this.#timeout)), this.#timeout).unref();
+          }
         },
         onResponseEnd: () => {
           done = true;
+          clearTimeout(stalled);
           res.off('drain', resume);
           if (!clientGone) res.end();
         },
         onResponseError: (_c, err) => {
           done = true;
+          clearTimeout(stalled);
           res.off('drain', resume);
           this.#failed(res, err, clientGone || isClosed(res), headSent);
         },
@@ -182,6 +204,10 @@ export class ProxySite implements Site {
     const upstream = this.#origin;
     if (clientGone) {
       this.#logger().debug({ err }, `site ${this.name}: the client went away; the request to ${upstream} was aborted`);
+    } else if ((err as { [STALLED]?: true })[STALLED] === true) {
+      // The client's doing, not a failure: one line, no stack.
+      this.#logger().warn(`site ${this.name}: the client stopped reading for ${this.#timeout / 1000} s; response cut off, request to ${upstream} aborted`);
+      abortResponse(res);
     } else if (headSent) {
       this.#logger().error({ err }, `site ${this.name}: upstream ${upstream} failed during the response body; response cut off`);
       abortResponse(res);
@@ -199,6 +225,7 @@ export class ProxySite implements Site {
     if (this.#closing !== undefined) return rejectUpgrade(socket, 503);
     // Node does not frame an upgrade request's body: one declared cannot be forwarded as a body.
     if (hasBody(req)) return rejectUpgrade(socket, 400);
+    if (asksForH2c(req.rawHeaders)) return rejectUpgrade(socket, 400);
     const headers = upstreamRequestHeaders(req, this.#forwarding, true);
     openTunnel(socket, req, this.#path(req), headers, head, this.#tunnel, (failure) => {
       const what = failure.stage === 'request'
@@ -233,11 +260,7 @@ export class ProxySite implements Site {
       pool?.close().catch(noop),
       ...tunnels.map((socket) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())))),
     ]);
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS, true)));
-    const cut = await Promise.race([graceful.then(() => false), expired]);
-    clearTimeout(timer);
-    if (!cut) return;
+    if ((await within(graceful, CLOSE_GRACE_MS)) !== TIMED_OUT) return;
     this.#logger().warn(`site ${this.name}: closing cut off what was still in flight after ${CLOSE_GRACE_MS / 1000} s`);
     for (const socket of tunnels) socket.destroy();
     await pool?.destroy().catch(noop);
@@ -265,6 +288,23 @@ function answerAsterisk(req: AnyRequest, res: AnyResponse): void {
   res.statusCode = 200;
   res.setHeader('content-length', '0');
   res.end();
+}
+
+/**
+ * Whether any `Upgrade` header offers `h2c`. A 101 to it would give the
+ * client cleartext HTTP/2 straight to the upstream, where it could ask for
+ * any path and host past the proxy's path prefix and Host (h2c smuggling);
+ * hostmux offers no cleartext HTTP/2, so it never asks an upstream for it.
+ */
+function asksForH2c(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length !== 7 || raw[i]!.toLowerCase() !== 'upgrade') continue;
+    for (const token of raw[i + 1]!.split(',')) {
+      const protocol = token.trim().toLowerCase();
+      if (protocol === 'h2c' || protocol.startsWith('h2c/')) return true;
+    }
+  }
+  return false;
 }
 
 function hasHeader(raw: readonly string[], lower: string): boolean {

@@ -2,6 +2,7 @@ import http, { ServerResponse, type ClientRequest, type IncomingMessage } from '
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { UpstreamError, UpstreamTimeoutError } from '../../errors.js';
 import { endUpgrade, rejectUpgrade } from '../../respond.js';
 import { clientResponseHeaders } from './proxy-headers.js';
 
@@ -40,9 +41,6 @@ export type TunnelFailure =
 
 function noop(): void {}
 
-function timeoutError(ms: number): Error {
-  return Object.assign(new Error(`the upstream did not answer the upgrade within ${ms} ms`), { code: 'HOSTMUX_UPSTREAM_TIMEOUT' });
-}
 
 /** The 101 head as the upstream sent it (Node's parser has checked every name and value). */
 function switchingHead(res: IncomingMessage): string {
@@ -99,9 +97,9 @@ export function openTunnel(
     rejectUpgrade(client, status);
     onFailure({ stage: 'request', status, err });
   };
-  const timer = setTimeout(() => fail(timeoutError(timeout), 504), timeout);
+  const timer = setTimeout(() => fail(new UpstreamTimeoutError(timeout), 504), timeout);
   upstream.on('error', (err) => fail(err, 502));
-  upstream.on('close', () => fail(new Error('the upstream closed the connection before answering the upgrade'), 502));
+  upstream.on('close', () => fail(new UpstreamError('the upstream closed the connection before answering the upgrade'), 502));
   // The client leaving (or failing: 'close' follows 'error') ends it all; that is not the site's failure.
   client.on('error', noop);
   client.on('close', () => {
@@ -138,9 +136,9 @@ export function openTunnel(
       // Node calls it an upgrade only with Upgrade and Connection: Upgrade; without, it switched to nothing known.
       res.destroy();
       rejectUpgrade(client, 502);
-      return onFailure({ stage: 'request', status: 502, err: new Error('the upstream answered 101 without Upgrade and Connection: Upgrade') });
+      return onFailure({ stage: 'request', status: 502, err: new UpstreamError('the upstream answered 101 without Upgrade and Connection: Upgrade') });
     }
-    deliver(client, req, res, (err) => onFailure({ stage: 'answer', err }));
+    deliver(client, req, res, timeout, (err) => onFailure({ stage: 'answer', err }));
   });
   upstream.end();
 }
@@ -149,9 +147,11 @@ export function openTunnel(
  * Sends a non-101 answer to the client as a complete response through a
  * ServerResponse on its socket (Node frames the body: Content-Length,
  * chunked, or none for HEAD/204/304), with `Connection: close`; then ends
- * the connection.
+ * the connection. A body that pauses for `timeout` ms (an upstream that
+ * stalls, or a client that stops reading) is cut off, as a proxied
+ * response's body is: the client's connection is not held for ever.
  */
-function deliver(client: Duplex, req: IncomingMessage, answer: IncomingMessage, onFailure: (err: Error) => void): void {
+function deliver(client: Duplex, req: IncomingMessage, answer: IncomingMessage, timeout: number, onFailure: (err: Error) => void): void {
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(client as Socket);
@@ -165,10 +165,15 @@ function deliver(client: Duplex, req: IncomingMessage, answer: IncomingMessage, 
   }
   answer.on('error', noop);
   res.on('error', noop);
+  let stalled: Error | undefined;
+  answer.socket.setTimeout(timeout, () => {
+    stalled = new UpstreamTimeoutError(timeout, `the upstream's answer to the upgrade paused for ${timeout} ms`);
+    answer.destroy();
+  });
   answer.on('close', () => {
     // The upstream's body was cut off (not by the client leaving): so is the client's answer.
     if (!answer.complete && !client.destroyed) {
-      onFailure(new Error('the upstream closed the connection during its answer to the upgrade'));
+      onFailure(stalled ?? new UpstreamError('the upstream closed the connection during its answer to the upgrade'));
       client.destroy();
     }
   });

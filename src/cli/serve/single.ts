@@ -1,11 +1,11 @@
-import { OK, PROBLEMS } from './command.js';
+import { OK, PROBLEMS } from '../command.js';
 import { createServer, describeCut } from './http-server.js';
 import {
   RELOAD_FAILED, announceListening, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
 } from './lifecycle.js';
 import { removePidfile } from './pidfile.js';
-import type { ServeOptions } from './serve-options.js';
-import { internalsOf } from '../internal.js';
+import type { ServeOptions } from './options.js';
+import { internalsOf } from '../../internal.js';
 import { watchTree, type Watcher } from './watch.js';
 
 /** `serve --workers 1`: one process, no cluster; signals are handled here. */

@@ -1,12 +1,25 @@
-import { readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { byteOrder } from '../config/discover.js';
-import { readConfigFile } from '../config/read-file.js';
-import type { ConfigProblem } from '../errors.js';
-import { readSiteFile } from '../sites/index.js';
-import { OK, PROBLEMS, type Invocation } from './command.js';
-import { err, json, out, printProblems, table } from './output.js';
-import { AVAILABLE, ENABLED, lstatOrUndefined, realpathOrUndefined, siteFileNames } from './site-dirs.js';
+import type { ConfigProblem } from '../../errors.js';
+import { OK, PROBLEMS, type Command, type Invocation } from '../command.js';
+import { err, json, out, printProblems, table } from '../output.js';
+import { AVAILABLE, ENABLED, lstatOrUndefined, realpathOrUndefined } from '../site-dirs.js';
+
+// `hostmux list`: its help and its code. The configuration reader is imported only when it runs.
+
+type Reader = typeof import('../../config/read-file.js') & typeof import('../../sites/index.js') & typeof import('../../config/discover.js');
+
+/** Site file names in a directory, in byte order; none when it does not exist. */
+function siteFileNames(dir: string, { byteOrder, isSiteFileName }: Reader): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return names.filter(isSiteFileName).sort(byteOrder);
+}
 
 /** One site file of sites-available or sites-enabled, as `list` shows it. */
 interface Listed {
@@ -36,7 +49,7 @@ function statusOf(configDir: string, file: string, available: boolean): { enable
 }
 
 /** Reads one site file for its name and domains; every problem in it is kept. */
-function readListed(configDir: string, file: string, available: boolean): Listed {
+function readListed(configDir: string, file: string, available: boolean, { readConfigFile, readSiteFile }: Reader): Listed {
   const { enabled, status } = statusOf(configDir, file, available);
   const relative = `${enabled ? ENABLED : AVAILABLE}/${file}`;
   const path = join(configDir, relative);
@@ -56,21 +69,23 @@ function readListed(configDir: string, file: string, available: boolean): Listed
   };
 }
 
-function listSites(configDir: string): { sites: Listed[]; problems: ConfigProblem[] } {
+function listSites(configDir: string, reader: Reader): { sites: Listed[]; problems: ConfigProblem[] } {
   try {
     if (!statSync(configDir).isDirectory()) throw new Error('not a directory');
   } catch (error) {
     return { sites: [], problems: [{ file: '.', message: `the configuration directory ${configDir} cannot be read: ${(error as Error).message}` }] };
   }
-  const available = new Set(siteFileNames(join(configDir, AVAILABLE)));
-  const files = [...new Set([...available, ...siteFileNames(join(configDir, ENABLED))])].sort(byteOrder);
-  const sites = files.map((file) => readListed(configDir, file, available.has(file)));
+  const available = new Set(siteFileNames(join(configDir, AVAILABLE), reader));
+  const files = [...new Set([...available, ...siteFileNames(join(configDir, ENABLED), reader)])].sort(reader.byteOrder);
+  const sites = files.map((file) => readListed(configDir, file, available.has(file), reader));
   return { sites, problems: sites.flatMap((site) => site.problems) };
 }
 
-/** `hostmux list`: see commands.ts. */
-export async function list({ configDir, values }: Invocation): Promise<number> {
-  const { sites, problems } = listSites(configDir);
+async function run({ configDir, values }: Invocation): Promise<number> {
+  const [readFile, siteFile, discover] = await Promise.all([
+    import('../../config/read-file.js'), import('../../sites/index.js'), import('../../config/discover.js'),
+  ]);
+  const { sites, problems } = listSites(configDir, { ...readFile, ...siteFile, ...discover });
   if (values.json === true) {
     json({ ok: problems.length === 0, configDir, sites, problems });
   } else {
@@ -89,3 +104,20 @@ export async function list({ configDir, values }: Invocation): Promise<number> {
   }
   return problems.length === 0 ? OK : PROBLEMS;
 }
+
+export const list: Command = {
+  name: 'list',
+  summary: 'list every available site, enabled or not, with its domains',
+  synopsis: '[--json]',
+  description: [
+    'Lists every site file of sites-available and sites-enabled: whether it is enabled',
+    '(a link to sites-available, a copy, a link elsewhere, or a file only in',
+    'sites-enabled) and the domains it claims. An enabled site\'s domains are read',
+    'from the enabled file. A file with a problem is listed with it, and the exit',
+    'status is then 1. hostmux.conf\'s `sites` globs are not consulted.',
+  ].join('\n'),
+  options: { json: { type: 'boolean' } },
+  optionHelp: [['--json', 'print { ok, configDir, sites: [{ name, site, enabled, status, file, domains, problems }], problems }']],
+  arity: [0, 0],
+  run,
+};

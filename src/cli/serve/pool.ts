@@ -1,10 +1,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import type { ReloadResult } from '../application.js';
-import type { Logger } from '../logger.js';
-import { CLOSE_BOUND_MS } from './lifecycle.js';
+import type { ReloadResult } from '../../application.js';
+import type { Logger } from '../../logger.js';
+import { CLOSE_BOUND_MS } from './timeouts.js';
 import { isFromWorker, type ToWorker } from './messages.js';
-import type { ServeOptions } from './serve-options.js';
+import type { ServeOptions } from './options.js';
 
 // A worker that dies is replaced. One that served for SERVED_MS first is
 // replaced at once: a site that crashes its worker now and then must not

@@ -1,4 +1,4 @@
-import type { ReloadResult } from '../application.js';
+import type { ReloadResult } from '../../application.js';
 
 // What the cluster primary and its workers say to each other over IPC. The
 // `hostmux` key keeps them apart from messages a site module might send.

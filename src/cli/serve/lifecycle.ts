@@ -1,12 +1,14 @@
 import type { AddressInfo } from 'node:net';
-import { createApplication, type Application, type ReloadResult } from '../application.js';
-import { describeError } from '../describe-error.js';
-import { ConfigError, formatProblem } from '../errors.js';
-import { internalsOf } from '../internal.js';
-import type { Logger } from '../logger.js';
-import { plural, printProblems } from './output.js';
+import { createApplication, type Application, type ReloadResult } from '../../application.js';
+import { describeError, loggableError } from '../../describe-error.js';
+import { ConfigError, formatProblem } from '../../errors.js';
+import { internalsOf } from '../../internal.js';
+import type { Logger } from '../../logger.js';
+import { TIMED_OUT, within } from '../../within.js';
+import { plural, printProblems } from '../output.js';
 import { writePidfile } from './pidfile.js';
-import { urlOf, type ServeOptions } from './serve-options.js';
+import { urlOf, type ServeOptions } from './options.js';
+import { CLOSE_BOUND_MS } from './timeouts.js';
 
 /** `added blog; removed shop; 3 kept` */
 export function describeReload(result: ReloadResult): string {
@@ -51,16 +53,15 @@ export function startApplication(configDir: string): Application | undefined {
   }
 }
 
-/** Closing sites runs their close(); never wait on one for long when exiting. */
-export const CLOSE_BOUND_MS = 10_000;
+/** Closes the sites within CLOSE_BOUND_MS; whether they did. Never rejects. */
+export async function closeWithin(app: Application): Promise<'closed' | typeof TIMED_OUT | { failed: unknown }> {
+  return within(app.close().then(() => 'closed' as const, (error: unknown) => ({ failed: error })), CLOSE_BOUND_MS);
+}
 
 export async function closeApplication(app: Application): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<'bound'>((resolve) => (timer = setTimeout(resolve, CLOSE_BOUND_MS, 'bound')));
-  const outcome = await Promise.race([app.close().then(() => 'closed' as const, (error: unknown) => error), bound]);
-  clearTimeout(timer);
-  if (outcome === 'bound') loggerOf(app).warn(`sites did not close within ${CLOSE_BOUND_MS / 1000} s; exiting anyway`);
-  else if (outcome !== 'closed') loggerOf(app).error({ err: outcome }, 'closing the sites failed');
+  const outcome = await closeWithin(app);
+  if (outcome === TIMED_OUT) loggerOf(app).warn(`sites did not close within ${CLOSE_BOUND_MS / 1000} s; exiting anyway`);
+  else if (outcome !== 'closed') loggerOf(app).error({ err: loggableError(outcome.failed) }, 'closing the sites failed');
 }
 
 /**

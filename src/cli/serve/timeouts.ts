@@ -11,3 +11,10 @@
 export const HEADERS_TIMEOUT_MS = 20_000;
 export const REQUEST_TIMEOUT_MS = 120_000;
 export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+/**
+ * How long hostmux waits for the sites' close() when it exits (serve, past
+ * its drain) or finishes (check): a site whose close() hangs does not hold
+ * the process beyond it.
+ */
+export const CLOSE_BOUND_MS = 10_000;

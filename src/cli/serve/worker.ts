@@ -1,8 +1,8 @@
-import { createApplication, type Application } from '../application.js';
+import { createApplication, type Application } from '../../application.js';
 import { createServer, describeCut } from './http-server.js';
 import { closeApplication, describeReloadError, loggerOf } from './lifecycle.js';
 import { isToWorker, type FromWorker } from './messages.js';
-import type { ServeOptions } from './serve-options.js';
+import type { ServeOptions } from './options.js';
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Application } from '../application.js';
-import { internalsOf } from '../internal.js';
-import { destroyOnError } from '../respond.js';
-import { plural } from './output.js';
+import type { Application } from '../../application.js';
+import { internalsOf } from '../../internal.js';
+import { destroyOnError, destroySiteSocket } from '../../respond.js';
+import { plural } from '../output.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
 
 /** How often Node checks the timeouts (its default, 30 s, would let a 20 s bound run to 50). */
@@ -122,7 +122,7 @@ export function createServer(app: Application): Served {
         // Requests ran to the bound, so the sites close only now: they still get to end their connections.
         if (closing === undefined) await closeSites();
         const open = upgraded.size;
-        for (const socket of upgraded) socket.destroy();
+        for (const socket of upgraded) destroySiteSocket(socket);
         await closing;
         // Those the application cut off itself, still open after its own grace, count too.
         resolve({ requests, upgrades: open + (internalsOf(app)?.upgradesCut ?? 0) });

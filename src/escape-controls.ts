@@ -1,4 +1,4 @@
-// One escaping for every log line hostmux formats as text, so that nothing a
+// One escaping for every log line hostmux formats as text (and the command prints), so that nothing a
 // client sends or a site logs can start a line of its own, forge a record,
 // or reach a terminal as an escape sequence.
 

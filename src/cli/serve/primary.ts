@@ -1,12 +1,12 @@
-import { OK, PROBLEMS } from './command.js';
+import { OK, PROBLEMS } from '../command.js';
 import {
   RELOAD_FAILED, announceListening, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
 } from './lifecycle.js';
-import { plural } from './output.js';
+import { plural } from '../output.js';
 import { removePidfile } from './pidfile.js';
 import { WorkerPool, type ReloadReply } from './pool.js';
-import type { ServeOptions } from './serve-options.js';
-import { internalsOf } from '../internal.js';
+import type { ServeOptions } from './options.js';
+import { internalsOf } from '../../internal.js';
 import { watchTree, type Watcher } from './watch.js';
 
 /** One log line per distinct outcome of a reload, not one per worker. */

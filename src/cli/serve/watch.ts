@@ -1,10 +1,10 @@
 import { lstatSync, readlinkSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
-import { SERVER_FILE } from '../config/server-conf.js';
-import type { ConfigTree } from '../config/tree.js';
-import { watchedPaths } from '../sites/index.js';
-import { AVAILABLE } from './site-dirs.js';
+import { SERVER_FILE } from '../../config/server-conf.js';
+import type { ConfigTree } from '../../config/tree.js';
+import { watchedPaths } from '../../sites/index.js';
+import { AVAILABLE } from '../site-dirs.js';
 
 /** Changes closer together than this are one reload: an editor or `enable a b c` makes several. */
 export const DEBOUNCE_MS = 300;

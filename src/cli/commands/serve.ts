@@ -1,0 +1,77 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { UsageError, integerOption, secondsOption, type Command, type Invocation, type Values } from '../command.js';
+import type { ServeOptions } from '../serve/options.js';
+import { CLOSE_BOUND_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../serve/timeouts.js';
+
+// `hostmux serve`: its help, its options, and which of the serve machinery
+// (src/cli/serve/) runs. That machinery is imported only when it runs.
+
+const DEFAULT_PORT = 8080;
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_DRAIN_SECONDS = 30;
+
+function serveOptions(configDir: string, values: Values): ServeOptions {
+  const host = (values.host as string | undefined) ?? DEFAULT_HOST;
+  if (host === '') throw new UsageError('--host must not be empty');
+  return {
+    configDir,
+    port: integerOption(values, 'port', DEFAULT_PORT, 0, 65535),
+    host,
+    workers: integerOption(values, 'workers', availableParallelism(), 1, 1024),
+    drainMs: secondsOption(values, 'drain', DEFAULT_DRAIN_SECONDS),
+    watch: values.watch === true,
+    pidfile: typeof values.pidfile === 'string' ? resolve(values.pidfile) : undefined,
+  };
+}
+
+/** In a cluster worker, the same arguments make it a worker. */
+async function run({ configDir, values }: Invocation): Promise<number> {
+  const options = serveOptions(configDir, values);
+  if (options.workers === 1) return (await import('../serve/single.js')).serveInProcess(options);
+  const { default: cluster } = await import('node:cluster');
+  if (cluster.isPrimary) return (await import('../serve/primary.js')).serveWithWorkers(options);
+  return (await import('../serve/worker.js')).serveAsWorker(options);
+}
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'serve every enabled site',
+  synopsis: '[--port 8080] [--host 127.0.0.1] [--workers N] [--drain 30] [--watch] [--pidfile FILE]',
+  description: [
+    'Serves every enabled site over HTTP. With --workers 1 it serves in this process;',
+    'with more, a cluster primary forks that many workers sharing the port, and',
+    'replaces one that dies. --port 0 takes a free port; the address is logged as',
+    '"listening on http://HOST:PORT".',
+    '',
+    'Signals (to the pid --pidfile holds): SIGHUP reloads the configuration in every',
+    'worker without dropping a request (a bad configuration is logged and the old one',
+    'keeps serving). SIGTERM or SIGINT stops accepting and lets in-flight requests',
+    'finish; then it closes the sites (a site\'s close() should end its WebSockets) and',
+    'waits for upgraded connections to end: all within --drain seconds. It exits 0, or',
+    '1 if requests or connections had to be cut off. A second SIGTERM or SIGINT cuts',
+    'them off at once.',
+    '',
+    `Timeouts: ${HEADERS_TIMEOUT_MS / 1000} s to send a request's headers, ${REQUEST_TIMEOUT_MS / 1000} s for the whole request,`,
+    `${KEEP_ALIVE_TIMEOUT_MS / 1000} s for an idle keep-alive connection. The sites' close() gets at most`,
+    `${CLOSE_BOUND_MS / 1000} s: hostmux exits then, with a warning, even if it has not finished.`,
+  ].join('\n'),
+  options: {
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    workers: { type: 'string', short: 'w' },
+    drain: { type: 'string' },
+    watch: { type: 'boolean' },
+    pidfile: { type: 'string' },
+  },
+  optionHelp: [
+    ['-p, --port PORT', `the port to listen on (default ${DEFAULT_PORT}; 0 for any free port)`],
+    ['--host ADDRESS', `the address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 or :: for all)`],
+    ['-w, --workers N', 'worker processes (default: available parallelism; 1 serves in-process)'],
+    ['--drain SECONDS', `how long SIGTERM waits for in-flight requests and WebSockets (default ${DEFAULT_DRAIN_SECONDS})`],
+    ['--watch', 'reload by itself when the configuration changes on disk'],
+    ['--pidfile FILE', 'write the pid that takes signals to FILE; removed on exit'],
+  ],
+  arity: [0, 0],
+  run,
+};
