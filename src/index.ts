@@ -32,6 +32,7 @@ export type { Logger, LogFn } from './logger.js';
 export type { AnyRequest } from './routing/request-host.js';
 export type { AnyResponse } from './respond.js';
 export { siteOf, type SiteInfo } from './site-of.js';
+export type { SiteKind } from './sites/index.js';
 export type {
   CreateHandler,
   SiteFetchHandler,
@@ -40,5 +41,5 @@ export type {
   SiteModule,
   SiteRequestListener,
   SiteUpgradeListener,
-} from './sites/module-contract.js';
-export type { SiteContext } from './sites/module-site.js';
+} from './sites/module/module-contract.js';
+export type { SiteContext } from './sites/module/module-site.js';

@@ -2,13 +2,7 @@ import type { ConfigTree } from './config/tree.js';
 import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
-
-/**
- * Where an `Application` keeps what hostmux's own adapters need and users
- * do not: a symbol, so that nothing string-named sits on the function
- * (Express and Connect read `.handle`, `.set`, `.route`).
- */
-export const INTERNAL = Symbol('hostmux.internal');
+import { INTERNAL } from './symbols.js';
 
 /** What the Fastify plugin uses to take a request or leave it to Fastify. */
 export interface ApplicationInternals {
@@ -39,13 +33,6 @@ export interface ApplicationInternals {
   /** Upgraded connections `app.close()` cut off because they were still open after its grace. */
   readonly upgradesCut: number;
 }
-
-/**
- * Set on a request when `trust_proxy` is unset and the host framework
- * (Express `trust proxy`, Fastify `trustProxy`) trusts its sender, so that a
- * proxy site keeps the forwarding headers it received.
- */
-export const FRAMEWORK_TRUSTED = Symbol('hostmux.frameworkTrusted');
 
 /** The internals of an application made by this copy of hostmux; undefined for anything else. */
 export function internalsOf(app: unknown): ApplicationInternals | undefined {

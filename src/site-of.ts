@@ -1,3 +1,5 @@
+import { SITE_INFO } from './symbols.js';
+
 /**
  * What hostmux tells a site about the request it dispatched.
  * @public
@@ -11,11 +13,6 @@ export interface SiteInfo {
   readonly wildcards: readonly string[];
 }
 
-/**
- * The key hostmux keeps a request's `SiteInfo` under. A registered symbol,
- * so that a site importing its own copy of hostmux still finds it.
- */
-export const SITE_INFO = Symbol.for('hostmux.site');
 
 /**
  * The site that hostmux dispatched a request to.

@@ -24,7 +24,7 @@ import {
   UpstreamTimeoutError,
   type HostmuxErrorCode,
 } from '../src/index.ts';
-import hostmux, { type HostmuxFastifyOptions } from '../src/fastify.ts';
+import hostmux, { type HostmuxFastifyOptions } from '../src/adapters/fastify.ts';
 import { captureLogger, listen, rawRequestUntilClosed, request, statusOf, tempDir, writeTree } from './helpers.ts';
 
 // A guard against a hang, not a speed limit.

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import WebSocket from 'ws';
-import hostmux, { type HostmuxFastifyOptions } from '../src/fastify.ts';
+import hostmux, { type HostmuxFastifyOptions } from '../src/adapters/fastify.ts';
 import { createApplication, type Application, type ApplicationOptions } from '../src/index.ts';
 import { captureLogger, FIXTURES, listen, rawRequest, request, statusOf, tempDir, writeTree } from './helpers.ts';
 

@@ -624,7 +624,7 @@ describe('forwarding headers a recording upstream receives', () => {
     const dir = tempDir();
     writeTree(dir.path, { 'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${up.port}\n` });
     const { default: Fastify } = await import('fastify');
-    const { default: hostmux } = await import('../src/fastify.ts');
+    const { default: hostmux } = await import('../src/adapters/fastify.ts');
     const trusting = Fastify({ trustProxy: '127.0.0.1' });
     const doubting = Fastify();
     for (const fastify of [trusting, doubting]) await fastify.register(hostmux, { configDir: dir.path, logger: captureLogger() });

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { readServerSettings } from '../src/config/server-conf.ts';
-import { readSiteFile } from '../src/config/site-file.ts';
 import { formatProblem, type ConfigProblem } from '../src/errors.ts';
 import { readLoggingConfig } from '../src/logging/config.ts';
+import { readSiteFile } from '../src/sites/index.ts';
 
 const root = join(import.meta.dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -193,7 +193,7 @@ test('every TypeScript block of the README type-checks under strict TypeScript',
     sourceMap: false,
     rootDir: root,
     // The README imports the package by name: its sources stand for it.
-    paths: { hostmux: [join(root, 'src/index.ts')], 'hostmux/fastify': [join(root, 'src/fastify.ts')] },
+    paths: { hostmux: [join(root, 'src/index.ts')], 'hostmux/fastify': [join(root, 'src/adapters/fastify.ts')] },
   };
   // Each block is its own module (an .mts file: ESM, top-level await allowed) beside the README.
   const files = new Map(blocks.map(({ line, code }) => [join(root, `README.md.line-${line}.mts`), code]));

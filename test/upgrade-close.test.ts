@@ -11,7 +11,7 @@ import express from 'express';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createApplication } from '../src/index.ts';
-import hostmux from '../src/fastify.ts';
+import hostmux from '../src/adapters/fastify.ts';
 import { captureLogger, FIXTURES, listen, tempDir, within, writeTree } from './helpers.ts';
 
 // Hang guards, not speed limits: a close that never finishes fails here.

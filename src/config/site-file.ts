@@ -1,4 +1,4 @@
-import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
+import { basename } from 'node:path';
 import { quote, type ConfigProblem } from '../errors.js';
 import { compileDomain, type CompiledDomain } from '../routing/pattern.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList, type IniValue } from './ini-file.js';
@@ -10,7 +10,7 @@ import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList
  */
 export type SiteSettings = Record<string, Record<string, IniValue>>;
 
-interface SiteFileBase {
+export interface SiteFileBase {
   readonly name: string;
   /** The site file as found, relative to the config dir (`sites-enabled/blog.ini`). */
   readonly file: string;
@@ -21,85 +21,70 @@ interface SiteFileBase {
   readonly settings: SiteSettings;
 }
 
-export interface ModuleSiteFile extends SiteFileBase {
-  readonly kind: 'module';
-  /** Absolute path of the module. */
-  readonly handler: string;
-  /** `load_timeout`, in milliseconds: how long a load may take before the site answers 503. */
-  readonly loadTimeout: number;
-  /** `load_queue`: how many requests and upgrades may wait for the load. */
-  readonly loadQueue: number;
+/** A site file as read: the keys every site has, and its kind's own (each kind's type in src/sites/<kind>/). */
+export interface SiteFile extends SiteFileBase {
+  /** The kind's name, as `app.sites` shows it (`module`, `proxy`, …). */
+  readonly kind: string;
 }
 
-export interface RedirectSiteFile extends SiteFileBase {
-  readonly kind: 'redirect';
-  /** The target, without a trailing slash: the request path is appended. */
-  readonly location: string;
-  readonly status: number;
+/** The `[site]` section, as a kind reads its own keys from it. */
+export interface SiteSection {
+  /** The site file's real path: a kind resolves a relative path from its directory. */
+  readonly realPath: string;
+  /** A key's one value; undefined when the key is absent (a list is reported). */
+  scalar(key: string): string | undefined;
+  /** Reports a problem with one key, at its line. */
+  problem(key: string, message: string): void;
 }
 
-export interface ProxySiteFile extends SiteFileBase {
-  readonly kind: 'proxy';
-  /** The upstream's origin, `http://127.0.0.1:9001`. */
-  readonly origin: string;
-  /** A path the upstream URL had, without a trailing slash ('' for none): prepended to the request path. */
-  readonly pathPrefix: string;
-  /** `proxy_timeout`, in milliseconds. */
-  readonly timeout: number;
-  /** `proxy_host`: which Host the upstream sees. */
-  readonly host: 'preserve' | 'upstream';
+/**
+ * How one kind of site reads its keys. Each kind's descriptor (src/sites/<kind>/)
+ * is one; the registry (src/sites/index.ts) hands the list to the reader, so
+ * that nothing here names a kind.
+ */
+export interface SiteKindReader {
+  /** The kind's name: `module`. */
+  readonly kind: string;
+  /** The `[site]` key that makes a site this kind: `handler`. */
+  readonly key: string;
+  /** The other `[site]` keys only this kind takes: `load_timeout`, … */
+  readonly keys: readonly string[];
+  /**
+   * The site, from its kind's keys added to `base`; undefined when they do
+   * not make one (each problem reported on `section`).
+   */
+  read(section: SiteSection, base: SiteFileBase): SiteFile | undefined;
 }
-
-export type SiteFile = ModuleSiteFile | ProxySiteFile | RedirectSiteFile;
 
 const NO_SETTINGS: SiteSettings = Object.freeze({});
-const SITE_KEYS = new Set(['name', 'domains', 'handler', 'proxy', 'redirect', 'redirect_status', 'proxy_timeout', 'proxy_host', 'load_timeout', 'load_queue']);
-const KIND_KEYS = ['handler', 'proxy', 'redirect'] as const;
-const REDIRECT_STATUSES = new Set([301, 302, 307, 308]);
+/** The `[site]` keys every kind has. */
+const COMMON_KEYS = ['name', 'domains'];
 const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** Parses a redirect target: an http(s) origin with an optional path. */
-function parseRedirect(value: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
+/** What the reader needs of a list of kinds, worked out once per list (not per site file). */
+interface KindKeys {
+  /** Every key `[site]` may have. */
+  readonly known: ReadonlySet<string>;
+  /** Each kind's own keys, with the key that selects the kind. */
+  readonly owned: readonly (readonly [key: string, kindKey: string])[];
+  /** `handler, proxy or redirect` */
+  readonly oneOf: string;
+}
+
+const kindKeysCache = new WeakMap<readonly SiteKindReader[], KindKeys>();
+
+function kindKeysOf(kinds: readonly SiteKindReader[]): KindKeys {
+  let keys = kindKeysCache.get(kinds);
+  if (keys === undefined) {
+    const selectors = kinds.map((kind) => kind.key);
+    keys = {
+      known: new Set([...COMMON_KEYS, ...kinds.flatMap((kind) => [kind.key, ...kind.keys])]),
+      owned: kinds.flatMap((kind) => kind.keys.map((key) => [key, kind.key] as const)),
+      oneOf: selectors.length > 1 ? `${selectors.slice(0, -1).join(', ')} or ${selectors.at(-1)}` : selectors.join(''),
+    };
+    kindKeysCache.set(kinds, keys);
   }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '') {
-    return undefined;
-  }
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-/** Parses a proxy upstream: an http(s) origin, and a path to prepend without its trailing slash. */
-function parseUpstream(value: string): { origin: string; pathPrefix: string } | undefined {
-  const location = parseRedirect(value);
-  // `http://:@host` parses with empty credentials, which the URL then hides: refuse any userinfo as written.
-  if (location === undefined || /^[^:]*:\/\/[^/?#]*@/.test(value)) return undefined;
-  const origin = new URL(location).origin;
-  return { origin, pathPrefix: location.slice(origin.length) };
-}
-
-/** setTimeout's limit (2^31 - 1 ms), in whole seconds. */
-const MAX_TIMEOUT_SECONDS = 2_147_483;
-
-/** Parses `proxy_timeout` and `load_timeout`: positive decimal seconds, to milliseconds (at least 1). */
-function parseSeconds(text: string): number | undefined {
-  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(text)) return undefined;
-  const seconds = Number(text);
-  if (!(seconds > 0) || seconds > MAX_TIMEOUT_SECONDS) return undefined;
-  return Math.max(1, Math.round(seconds * 1000));
-}
-
-/** `load_queue`'s bounds: 0 refuses every request that would wait. */
-const MAX_LOAD_QUEUE = 1_000_000;
-
-/** Parses `load_queue`: a whole number from 0 to MAX_LOAD_QUEUE. */
-function parseQueue(text: string): number | undefined {
-  if (!/^\d{1,7}$/.test(text)) return undefined;
-  const count = Number(text);
-  return count <= MAX_LOAD_QUEUE ? count : undefined;
+  return keys;
 }
 
 /** What one site file gave: its name (when it has a [site] section) and the site, when it can be built. */
@@ -118,7 +103,9 @@ export function readSiteFile(
   file: string,
   realPath: string,
   problems: ConfigProblem[],
+  kindList: readonly SiteKindReader[],
 ): ReadSite {
+  const { known, owned, oneOf } = kindKeysOf(kindList);
   const parsed = parseIni(text, file, problems);
   reportTopLevelKeys(parsed, file, problems);
   const section = parsed.sections.get('site');
@@ -126,7 +113,7 @@ export function readSiteFile(
     problems.push({ file, section: 'site', message: 'the [site] section is missing' });
     return { name: undefined, site: undefined };
   }
-  reportUnknownKeys(section, SITE_KEYS, file, problems);
+  reportUnknownKeys(section, known, file, problems);
   const where = (key: string) => ({ file, section: 'site', key, line: section.lines.get(key)! });
   const scalar = (key: string) => scalarValue(section, key, file, problems);
 
@@ -147,22 +134,20 @@ export function readSiteFile(
     else domains.push(compiled);
   }
 
-  const kinds = KIND_KEYS.filter((key) => section.values[key] !== undefined);
+  const kinds = kindList.filter((kind) => section.values[kind.key] !== undefined);
   if (kinds.length !== 1) {
     problems.push({
       file,
       section: 'site',
-      ...(kinds.length > 1 ? { key: kinds[1] } : {}),
+      ...(kinds.length > 1 ? { key: kinds[1]!.key } : {}),
       message: kinds.length === 0
-        ? 'needs one of handler, proxy or redirect'
-        : `has ${kinds.join(' and ')}; a site is exactly one kind`,
+        ? `needs one of ${oneOf}`
+        : `has ${kinds.map((kind) => kind.key).join(' and ')}; a site is exactly one kind`,
     });
   }
-  for (const [key, kind] of [
-    ['redirect_status', 'redirect'], ['proxy_timeout', 'proxy'], ['proxy_host', 'proxy'], ['load_timeout', 'handler'], ['load_queue', 'handler'],
-  ] as const) {
-    if (section.values[key] !== undefined && !kinds.includes(kind)) {
-      problems.push({ ...where(key), message: `only applies to a ${kind} site` });
+  for (const [key, kindKey] of owned) {
+    if (section.values[key] !== undefined && !kinds.some((kind) => kind.key === kindKey)) {
+      problems.push({ ...where(key), message: `only applies to a ${kindKey} site` });
     }
   }
 
@@ -175,52 +160,7 @@ export function readSiteFile(
   }
 
   const base = { name, file, realPath, domains, settings };
-  let site: SiteFile | undefined;
-  if (kinds.length === 1 && kinds[0] === 'handler') {
-    const handler = scalar('handler');
-    if (handler === '') problems.push({ ...where('handler'), message: 'is empty' });
-    const timeoutText = scalar('load_timeout') ?? '30';
-    const loadTimeout = parseSeconds(timeoutText);
-    if (loadTimeout === undefined) {
-      problems.push({ ...where('load_timeout'), message: `"${timeoutText}" is not a positive number of seconds (at most ${MAX_TIMEOUT_SECONDS})` });
-    }
-    const queueText = scalar('load_queue') ?? '1000';
-    const loadQueue = parseQueue(queueText);
-    if (loadQueue === undefined) {
-      problems.push({ ...where('load_queue'), message: `"${queueText}" is not a whole number from 0 to ${MAX_LOAD_QUEUE}` });
-    }
-    if (handler !== undefined && handler !== '' && loadTimeout !== undefined && loadQueue !== undefined) {
-      site = { ...base, kind: 'module', handler: isAbsolute(handler) ? normalize(handler) : join(dirname(realPath), handler), loadTimeout, loadQueue };
-    }
-  } else if (kinds.length === 1 && kinds[0] === 'redirect') {
-    const target = scalar('redirect');
-    const location = target === undefined ? undefined : parseRedirect(target);
-    if (target !== undefined && location === undefined) {
-      problems.push({ ...where('redirect'), message: `${quote(target)} is not an http(s) URL without query or fragment` });
-    }
-    const statusText = scalar('redirect_status') ?? '308';
-    const status = Number(statusText);
-    if (!REDIRECT_STATUSES.has(status) || !/^\d+$/.test(statusText)) {
-      problems.push({ ...where('redirect_status'), message: `${quote(statusText)} is not 301, 302, 307 or 308` });
-    }
-    if (location !== undefined) site = { ...base, kind: 'redirect', location, status };
-  } else if (kinds.length === 1 && kinds[0] === 'proxy') {
-    const target = scalar('proxy');
-    const upstream = target === undefined ? undefined : parseUpstream(target);
-    if (target !== undefined && upstream === undefined) {
-      problems.push({ ...where('proxy'), message: `${quote(target)} is not an http(s) URL without credentials, query or fragment` });
-    }
-    const timeoutText = scalar('proxy_timeout') ?? '60';
-    const timeout = parseSeconds(timeoutText);
-    if (timeout === undefined) {
-      problems.push({ ...where('proxy_timeout'), message: `${quote(timeoutText)} is not a positive number of seconds (at most ${MAX_TIMEOUT_SECONDS})` });
-    }
-    const host = scalar('proxy_host') ?? 'preserve';
-    if (host !== 'preserve' && host !== 'upstream') {
-      problems.push({ ...where('proxy_host'), message: `${quote(host)} is not preserve or upstream` });
-    } else if (upstream !== undefined && timeout !== undefined) {
-      site = { ...base, kind: 'proxy', ...upstream, timeout, host };
-    }
-  }
+  const kind = kinds.length === 1 ? kinds[0] : undefined;
+  const site = kind?.read({ realPath, scalar, problem: (key, message) => problems.push({ ...where(key), message }) }, base);
   return { name, site };
 }

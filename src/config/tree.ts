@@ -3,7 +3,7 @@ import type { ConfigProblem } from '../errors.js';
 import { discoverSiteFiles } from './discover.js';
 import { readConfigText } from './read-file.js';
 import { readServerSettingsSteps, type ServerSettings } from './server-conf.js';
-import { readSiteFile, type SiteFile } from './site-file.js';
+import { readSiteFile, type SiteFile, type SiteKindReader } from './site-file.js';
 import { checkpoint, each, fsStep, perform, runSync, type Steps } from './steps.js';
 
 /** A site file, read and checked, with a digest of its text (a reload compares it). */
@@ -30,9 +30,10 @@ const FILE_CONCURRENCY = 64;
 
 /**
  * Reads hostmux.conf and every enabled site file, pushing each problem found
- * onto `problems` rather than stopping at the first.
+ * onto `problems` rather than stopping at the first. `kinds` are the kinds
+ * of site a site file may be (src/sites/index.ts lists them).
  */
-export function* readTreeSteps(configDir: string, problems: ConfigProblem[]): Steps<ConfigTree> {
+export function* readTreeSteps(configDir: string, problems: ConfigProblem[], kinds: readonly SiteKindReader[]): Steps<ConfigTree> {
   try {
     if (!(yield* perform(fsStep.stat(configDir))).isDirectory()) throw new Error('not a directory');
   } catch (err) {
@@ -51,7 +52,7 @@ export function* readTreeSteps(configDir: string, problems: ConfigProblem[]): St
       const { text, problem } = texts[i]!;
       if (problem !== undefined) problems.push({ file, message: problem });
       if (text === undefined) continue;
-      const { name, site } = readSiteFile(text, file, realPath, problems);
+      const { name, site } = readSiteFile(text, file, realPath, problems, kinds);
       // Checked even for a site that cannot be built, and the duplicate is kept
       // so that its domains are checked too: every problem is reported at once.
       if (name !== undefined) {
@@ -66,6 +67,6 @@ export function* readTreeSteps(configDir: string, problems: ConfigProblem[]): St
 }
 
 /** readTreeSteps, synchronously. */
-export function readTree(configDir: string, problems: ConfigProblem[]): ConfigTree {
-  return runSync(readTreeSteps(configDir, problems));
+export function readTree(configDir: string, problems: ConfigProblem[], kinds: readonly SiteKindReader[]): ConfigTree {
+  return runSync(readTreeSteps(configDir, problems, kinds));
 }

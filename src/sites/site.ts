@@ -4,9 +4,6 @@ import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import type { AnyResponse } from '../respond.js';
 
-/** The kinds of site, one per `[site]` key: `handler`, `proxy`, `redirect`. */
-export type SiteKind = 'module' | 'proxy' | 'redirect';
-
 /**
  * The loggers of the site's configuration: a site asks for `site.<name>`
  * when it first logs (most of 10,000 sites never do), so nothing per site
@@ -24,7 +21,8 @@ export function siteLogger(loggers: LoggerFactory, name: string): Logger {
 /** What every kind of site does for the application. */
 export interface Site {
   readonly name: string;
-  readonly kind: SiteKind;
+  /** Its kind's name (src/sites/index.ts lists the kinds). */
+  readonly kind: string;
   /** The site file, relative to the config dir. */
   readonly file: string;
   /** Normalised domains and patterns. */

@@ -7,7 +7,7 @@ import { AVAILABLE, ENABLED, lstatOrUndefined, realpathOrUndefined } from '../si
 
 // `hostmux list`: its help and its code. The configuration reader is imported only when it runs.
 
-type Reader = typeof import('../../config/read-file.js') & typeof import('../../config/site-file.js') & typeof import('../../config/discover.js');
+type Reader = typeof import('../../config/read-file.js') & typeof import('../../sites/index.js') & typeof import('../../config/discover.js');
 
 /** Site file names in a directory, in byte order; none when it does not exist. */
 function siteFileNames(dir: string, { byteOrder, isSiteFileName }: Reader): string[] {
@@ -83,7 +83,7 @@ function listSites(configDir: string, reader: Reader): { sites: Listed[]; proble
 
 async function run({ configDir, values }: Invocation): Promise<number> {
   const [readFile, siteFile, discover] = await Promise.all([
-    import('../../config/read-file.js'), import('../../config/site-file.js'), import('../../config/discover.js'),
+    import('../../config/read-file.js'), import('../../sites/index.js'), import('../../config/discover.js'),
   ]);
   const { sites, problems } = listSites(configDir, { ...readFile, ...siteFile, ...discover });
   if (values.json === true) {

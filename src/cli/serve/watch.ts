@@ -3,6 +3,7 @@ import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { SERVER_FILE } from '../../config/server-conf.js';
 import type { ConfigTree } from '../../config/tree.js';
+import { watchedPaths } from '../../sites/index.js';
 import { AVAILABLE } from '../site-dirs.js';
 
 /** Changes closer together than this are one reload: an editor or `enable a b c` makes several. */
@@ -90,7 +91,7 @@ function targetsOf(configDir: string, tree: ConfigTree): Targets {
   directory(join(configDir, AVAILABLE));
   for (const site of tree.sites) {
     file(site.realPath);
-    if (site.kind === 'module') file(site.handler);
+    for (const path of watchedPaths(site)) file(path);
   }
   return targets;
 }

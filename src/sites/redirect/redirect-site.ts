@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
-import type { RedirectSiteFile } from '../config/site-file.js';
-import { originForm, type AnyRequest } from '../routing/request-host.js';
-import { rejectUpgrade, type AnyResponse } from '../respond.js';
-import type { Site } from './site.js';
+import type { RedirectSiteFile } from './settings.js';
+import { originForm, type AnyRequest } from '../../routing/request-host.js';
+import { rejectUpgrade, type AnyResponse } from '../../respond.js';
+import type { Site } from '../site.js';
 
 /** A `redirect =` site: the configured target plus the request's path and query. */
 export class RedirectSite implements Site {

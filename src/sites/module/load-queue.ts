@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isClosed, type AnyResponse } from '../respond.js';
-import type { AnyRequest } from '../routing/request-host.js';
+import { isClosed, type AnyResponse } from '../../respond.js';
+import type { AnyRequest } from '../../routing/request-host.js';
 
 /**
  * A request or an upgrade waiting for its site's module to load: one small

@@ -2,8 +2,8 @@ import http, { ServerResponse, type ClientRequest, type IncomingMessage } from '
 import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { UpstreamError, UpstreamTimeoutError } from '../errors.js';
-import { endUpgrade, rejectUpgrade } from '../respond.js';
+import { UpstreamError, UpstreamTimeoutError } from '../../errors.js';
+import { endUpgrade, rejectUpgrade } from '../../respond.js';
 import { clientResponseHeaders } from './proxy-headers.js';
 
 /** Where a tunnel goes and how long it may take to get an answer; made once per site. */

@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
-import type { ProxySiteFile } from '../config/site-file.js';
-import { ClientGoneError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { originForm, type AnyRequest } from '../routing/request-host.js';
-import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
+import type { ProxySiteFile } from './settings.js';
+import { ClientGoneError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { originForm, type AnyRequest } from '../../routing/request-host.js';
+import { abortResponse, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../../respond.js';
 import { clientResponseHeaders, upstreamRequestHeaders, type Forwarding } from './proxy-headers.js';
 import { openTunnel, tunnelTarget, type TunnelTarget } from './proxy-tunnel.js';
-import { siteLogger, type LoggerFactory, type Site } from './site.js';
-import { TIMED_OUT, within } from '../within.js';
+import { siteLogger, type LoggerFactory, type Site } from '../site.js';
+import { TIMED_OUT, within } from '../../within.js';
 
 /** How long `close()` lets in-flight requests and open tunnels finish before cutting them off. */
 export const CLOSE_GRACE_MS = 5_000;

@@ -10,14 +10,15 @@ import type { Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RawServerBase } from 'fastify';
-import { createApplication, type Application, type ApplicationOptions } from './application.js';
-import { readServerSettings } from './config/server-conf.js';
-import { FRAMEWORK_TRUSTED, internalsOf, type ApplicationInternals } from './internal.js';
-import { InvalidOptionError } from './errors.js';
-import type { Logger } from './logger.js';
-import { unknownOptionMessage } from './nearest-name.js';
-import type { AnyRequest } from './routing/request-host.js';
-import { destroyOnError, rejectUpgrade } from './respond.js';
+import { createApplication, type Application, type ApplicationOptions } from '../application.js';
+import { readServerSettings } from '../config/server-conf.js';
+import { internalsOf, type ApplicationInternals } from '../internal.js';
+import { InvalidOptionError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { unknownOptionMessage } from '../nearest-name.js';
+import type { AnyRequest } from '../routing/request-host.js';
+import { markFrameworkTrusted } from '../routing/routed-host.js';
+import { destroyOnError, rejectUpgrade } from '../respond.js';
 
 /**
  * Options of the hostmux Fastify plugin: either `configDir` (plus any
@@ -175,7 +176,7 @@ const hostmux: FastifyPluginAsync<HostmuxFastifyOptions, RawServerBase> = async 
       const forwarded = forwardedHost(request, internals);
       // A proxy site then keeps the X-Forwarded-* values it received.
       if (internals.trustProxy === undefined && fastifyTrusted(request, forwarded)) {
-        (raw as { [FRAMEWORK_TRUSTED]?: boolean })[FRAMEWORK_TRUSTED] = true;
+        markFrameworkTrusted(raw);
       }
       // Served (or being served) by hostmux: Fastify must not parse, route or answer.
       if (internals.take(raw, reply.raw, forwarded)) reply.hijack();

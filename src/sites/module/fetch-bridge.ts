@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
-import { BadResponseError, ClientGoneError } from '../errors.js';
-import { normalizeHost } from '../routing/hostname.js';
-import { originForm, type AnyRequest } from '../routing/request-host.js';
-import { isClosed, type AnyResponse } from '../respond.js';
-import { SITE_INFO, siteOf } from '../site-of.js';
-import { HOP_BY_HOP, hopByHop, receivedAuthority } from './proxy-headers.js';
+import { BadResponseError, ClientGoneError } from '../../errors.js';
+import { normalizeHost } from '../../routing/hostname.js';
+import { originForm, type AnyRequest } from '../../routing/request-host.js';
+import { isClosed, type AnyResponse } from '../../respond.js';
+import { siteOf } from '../../site-of.js';
+import { SITE_INFO } from '../../symbols.js';
+import { HOP_BY_HOP, hopByHop, receivedAuthority } from '../http-headers.js';
 
 /** A Web-standard handler: a Hono app, or anything with `fetch(request)`. */
 export interface FetchHandler {

@@ -4,16 +4,17 @@ import { createRequire } from 'node:module';
 import { dirname, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type { ModuleSiteFile, SiteSettings } from '../config/site-file.js';
-import { fileDigest } from '../config/read-file.js';
-import { describeError, loggableError } from '../describe-error.js';
-import type { Logger } from '../logger.js';
-import type { AnyRequest } from '../routing/request-host.js';
-import { answerFailure, destroySiteSocket, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
+import type { SiteSettings } from '../../config/site-file.js';
+import type { ModuleSiteFile } from './settings.js';
+import { fileDigest } from '../../config/read-file.js';
+import { describeError, loggableError } from '../../describe-error.js';
+import type { Logger } from '../../logger.js';
+import type { AnyRequest } from '../../routing/request-host.js';
+import { answerFailure, destroySiteSocket, rejectUpgrade, sendStatus, type AnyResponse } from '../../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
 import { LoadQueue, stillThere } from './load-queue.js';
-import { siteLogger, type LoggerFactory, type Site } from './site.js';
-import { TIMED_OUT, within } from '../within.js';
+import { siteLogger, type LoggerFactory, type Site } from '../site.js';
+import { TIMED_OUT, within } from '../../within.js';
 
 /**
  * What a site module's `createHandler(site)` receives.

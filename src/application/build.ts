@@ -1,0 +1,89 @@
+import { byteOrder } from '../config/discover.js';
+import { checkpoint, type Steps } from '../config/steps.js';
+import { readTreeSteps, type ConfigTree, type TreeSite } from '../config/tree.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { readLoggingConfigSteps } from '../logging/config.js';
+import { openLogging, type Logging } from '../logging/index.js';
+import { buildRoutingTable, type SiteRoutes } from '../routing/build.js';
+import { createSite, kindName, SITE_KINDS } from '../sites/index.js';
+import { optionError } from './options.js';
+import type { Entry, Endpoint, State } from './state.js';
+import type { ApplicationOptions, SiteDescriptor } from './types.js';
+
+/** Problems sorted by file (the directory, hostmux.conf, then other files in byte order), stably. */
+function inFileOrder(problems: ConfigProblem[]): ConfigProblem[] {
+  const rank = (file: string) => (file === '.' ? 0 : file === 'hostmux.conf' ? 1 : 2);
+  return problems.sort((a, b) => rank(a.file) - rank(b.file) || byteOrder(a.file, b.file));
+}
+
+/** How many site modules or handler files are read at once. */
+export const FILE_CONCURRENCY = 64;
+
+/**
+ * Builds a configuration from a tree; `reuse` gives the entry a reload
+ * keeps for a site. Throws ConfigError with every problem of the tree.
+ * Steps, so that a reload lets requests in between sites.
+ */
+export function* build(
+  configDir: string,
+  tree: ConfigTree,
+  logging: Logging,
+  options: ApplicationOptions,
+  problems: ConfigProblem[],
+  reuse: (file: TreeSite) => Entry | undefined,
+  fresh: boolean,
+): Steps<State> {
+  const trustProxy = trustOf(options, tree);
+  const routes: SiteRoutes<Endpoint>[] = [];
+  const entries: Entry[] = [];
+  for (const file of tree.sites) {
+    yield* checkpoint();
+    const entry = reuse(file) ?? {
+      site: createSite(file, { configDir, loggers: logging, trustProxy: trustProxy ?? false, fresh }),
+      sourceDigest: file.sourceDigest,
+      inFlight: 0,
+      drained: undefined,
+      loggers: logging,
+    };
+    entries.push(entry);
+    routes.push({
+      name: file.name,
+      file: file.file,
+      domains: file.domains,
+      ownerFor: (exact) => ({ entry, exact, info: undefined }),
+    });
+  }
+  const table = yield* buildRoutingTable(routes, problems);
+  const defaultName = tree.server.defaultSite;
+  const fromFile = entries.find((entry) => entry.site.name === defaultName);
+  if (defaultName !== undefined && fromFile === undefined) {
+    problems.push({ file: 'hostmux.conf', section: 'server', key: 'default_site', message: `names no enabled site: "${defaultName}"` });
+  }
+  if (problems.length > 0) throw new ConfigError(inFileOrder(problems));
+  let defaultEntry = options.defaultSite === null ? undefined : fromFile;
+  if (typeof options.defaultSite === 'string') {
+    defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
+    if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
+  }
+  return { table, entries, defaultEntry, trustProxy, logging, descriptors: undefined };
+}
+
+export function describe(entries: readonly Entry[]): readonly SiteDescriptor[] {
+  return Object.freeze(
+    entries.map(({ site }) => Object.freeze({ name: site.name, kind: kindName(site), domains: site.domains, file: site.file })),
+  );
+}
+
+/** `trust_proxy` as the option or hostmux.conf sets it; undefined leaves it to the host framework. */
+export function trustOf(options: ApplicationOptions, tree: ConfigTree): boolean | undefined {
+  return options.trustProxy ?? tree.server.trustProxy;
+}
+
+/** Reads the tree and its logging configuration; problems go onto `problems`. */
+export function* read(configDir: string, options: ApplicationOptions, problems: ConfigProblem[]): Steps<{ tree: ConfigTree; logging: Logging }> {
+  const tree = yield* readTreeSteps(configDir, problems, SITE_KINDS);
+  const file = tree.server.logging;
+  const config = file === undefined ? undefined : yield* readLoggingConfigSteps(configDir, file, problems);
+  const logging = openLogging(file, config, options.logger, problems);
+  return { tree, logging };
+}

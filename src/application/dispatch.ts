@@ -1,0 +1,165 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { expressTrusts } from '../adapters/express.js';
+import { describeError, loggableError } from '../describe-error.js';
+import type { AnyRequest } from '../routing/request-host.js';
+import { routedHost } from '../routing/routed-host.js';
+import { NO_WILDCARDS, type RouteHit } from '../routing/table.js';
+import { destroyOnError, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
+import type { SiteInfo } from '../site-of.js';
+import { siteLogger } from '../sites/site.js';
+import { QUEUED, RELEASED, SITE_INFO, TRACKED } from '../symbols.js';
+import type { Endpoint, Entry, State } from './state.js';
+
+/**
+ * What `siteOf()` tells the site: an exact domain's record is made once, on
+ * its first request; a pattern hit or the default site needs one per request.
+ */
+function siteInfo(entry: Entry, host: string, hit: RouteHit<Endpoint> | undefined): SiteInfo {
+  const owner = hit?.owner;
+  if (owner?.exact !== undefined) {
+    return (owner.info ??= Object.freeze({ name: entry.site.name, hostname: owner.exact, wildcards: NO_WILDCARDS }));
+  }
+  return { name: entry.site.name, hostname: host, wildcards: hit?.wildcards ?? NO_WILDCARDS };
+}
+
+type Tracked = AnyResponse & { [TRACKED]?: Entry; [RELEASED]?: true };
+
+/** Shared by every response (no closure per request): one request of the entry is over. */
+function release(this: Tracked): void {
+  if (this[RELEASED] === true) return;
+  this[RELEASED] = true;
+  const entry = this[TRACKED]!;
+  if (--entry.inFlight === 0 && entry.drained !== undefined) entry.drained();
+}
+
+/**
+ * For a pipelined request whose response waits behind another on its
+ * connection: if the connection goes away first, Node never emits 'close'
+ * on that response, so the request is over when the request itself closes.
+ * The response is then destroyed and gets its 'close' here, as a response
+ * whose client left does: the site (a proxy's upstream request, a fetch
+ * handler's body stream, a handler watching 'close') learns it too, rather
+ * than writing into it for ever.
+ */
+function releaseQueued(this: AnyRequest & { [QUEUED]?: Tracked }): void {
+  const res = this[QUEUED]!;
+  if ((res as { socket?: unknown }).socket != null || !this.socket.destroyed || res[RELEASED] === true) return;
+  res.destroy();
+  // 'close' runs release (and the site's own listeners) once.
+  res.emit('close');
+}
+
+/**
+ * Shared by every response (no closure per request): an 'error' a site's
+ * response emits — a `write()` or `end(data)` after `end()` — is that site's
+ * error, logged on its logger; without a listener it would end the process.
+ */
+function responseFailed(this: Tracked, err: unknown): void {
+  siteStreamFailed(this[TRACKED]!, 'response', err);
+}
+
+/**
+ * Shared by every HTTP/2 request: an 'error' its request emits is the
+ * site's. Node's HTTP/2 request, unlike HTTP/1's, emits an error from its
+ * own reading even with no listener (an Express app, which swaps the
+ * request's prototype for HTTP/1's, makes it do so at once): that would end
+ * the process. HTTP/1 requests need no listener, and would report every
+ * client that leaves through one.
+ */
+function requestFailed(this: AnyRequest & { [TRACKED]?: Entry }, err: unknown): void {
+  siteStreamFailed(this[TRACKED]!, 'request', err);
+}
+
+function siteStreamFailed({ site, loggers }: Entry, stream: 'request' | 'response', err: unknown): void {
+  siteLogger(loggers, site.name).error({ err: loggableError(err) }, `site ${site.name}: error on its ${stream}: ${describeError(err)}`);
+}
+
+/** Resolves once the entry has no request in flight; for a site a reload retired. */
+export function drain(entry: Entry): Promise<void> {
+  if (entry.inFlight === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    entry.drained = resolve;
+  });
+}
+
+/**
+ * Routes one request: 400 for a bad host, else its site, the default site,
+ * or — when nothing claims the host — `next()` / 404 (`take` returns false
+ * instead of either, for the Fastify plugin).
+ */
+export function dispatch(
+  state: State,
+  req: AnyRequest,
+  res: AnyResponse,
+  next: ((err?: unknown) => void) | undefined,
+  forwarded: string | undefined,
+  fallThrough: boolean,
+): boolean {
+  const host = routedHost(req, state.trustProxy, forwarded, expressTrusts);
+  const access = state.logging.access;
+  if (host === undefined) {
+    access?.begin(req, res, undefined);
+    sendStatus(res, 400);
+    return true;
+  }
+  // The client left while middleware before hostmux ran: nobody to answer,
+  // and its 'close' has fired already, so it could not be counted.
+  if (isClosed(res)) return true;
+  const hit = host === '' ? undefined : state.table.lookup(host);
+  const entry = hit?.owner.entry ?? state.defaultEntry;
+  if (entry === undefined) {
+    if (fallThrough) return false;
+    if (typeof next === 'function') {
+      next();
+    } else {
+      access?.begin(req, res, undefined);
+      sendStatus(res, 404);
+    }
+    return true;
+  }
+  (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = siteInfo(entry, host, hit);
+  access?.begin(req, res, entry.site.name);
+  entry.inFlight++;
+  (res as Tracked)[TRACKED] = entry;
+  res.on('close', release);
+  res.on('error', responseFailed);
+  if ('stream' in res) {
+    (req as { [TRACKED]?: Entry })[TRACKED] = entry;
+    req.on('error', requestFailed);
+  }
+  // Only a response queued behind another has no socket yet: ordinary requests pay nothing here.
+  if ((res as { socket?: unknown }).socket === null) {
+    (req as { [QUEUED]?: Tracked })[QUEUED] = res;
+    req.on('close', releaseQueued);
+  }
+  entry.site.handle(req, res);
+  return true;
+}
+
+/** Where an upgrade goes: a site's entry, or the status that refuses it. */
+export function routeUpgrade(state: State, req: AnyRequest): { entry: Entry; info: SiteInfo } | 400 | 404 {
+  const host = routedHost(req, state.trustProxy, undefined, expressTrusts);
+  if (host === undefined) return 400;
+  const hit = host === '' ? undefined : state.table.lookup(host);
+  const entry = hit?.owner.entry ?? state.defaultEntry;
+  if (entry === undefined) return 404;
+  return { entry, info: siteInfo(entry, host, hit) };
+}
+
+/**
+ * Routes an upgrade; anything that cannot be served gets a complete HTTP
+ * error. A socket handed to a site joins `upgraded` until it closes.
+ */
+export function dispatchUpgrade(state: State, upgraded: Set<Duplex>, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  // Node takes its own 'error' listener off an upgraded socket: without one,
+  // a client's reset would be an uncaught exception.
+  socket.on('error', destroyOnError);
+  const route = routeUpgrade(state, req);
+  state.logging.access?.beginUpgrade(req, socket, typeof route === 'number' ? undefined : route.entry.site.name);
+  if (typeof route === 'number') return rejectUpgrade(socket, route);
+  (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = route.info;
+  upgraded.add(socket);
+  socket.once('close', () => upgraded.delete(socket));
+  route.entry.site.upgrade(req, socket, head);
+}

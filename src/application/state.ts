@@ -1,0 +1,45 @@
+import type { Logging } from '../logging/index.js';
+import type { RoutingTable } from '../routing/table.js';
+import type { SiteInfo } from '../site-of.js';
+import type { LoggerFactory, Site } from '../sites/site.js';
+import type { SiteDescriptor } from './types.js';
+
+/**
+ * A site of a running configuration. A reload that keeps the site keeps
+ * its entry, in-flight count included.
+ */
+export interface Entry {
+  readonly site: Site;
+  /** A digest of the site file's text, which a reload compares. */
+  readonly sourceDigest: string;
+  /** Requests handed to the site whose response has not closed. */
+  inFlight: number;
+  /** Set while a retired site waits for its last request. */
+  drained: (() => void) | undefined;
+  /** The loggers the site was made with, where its responses' errors go. */
+  readonly loggers: LoggerFactory;
+}
+
+/**
+ * What a route leads to. An exact domain's `SiteInfo` is made on its first
+ * request and reused, so that exact hits allocate nothing and 10,000 sites
+ * that are never asked cost nothing.
+ */
+export interface Endpoint {
+  readonly entry: Entry;
+  /** The exact domain; undefined for a site's patterns. */
+  readonly exact: string | undefined;
+  info: SiteInfo | undefined;
+}
+
+/** One configuration: what a request is routed by. A reload replaces it whole. */
+export interface State {
+  readonly table: RoutingTable<Endpoint>;
+  readonly entries: readonly Entry[];
+  readonly defaultEntry: Entry | undefined;
+  /** undefined: `trust_proxy` is unset and the host framework decides. */
+  readonly trustProxy: boolean | undefined;
+  readonly logging: Logging;
+  /** `app.sites`, made when first read. */
+  descriptors: readonly SiteDescriptor[] | undefined;
+}
