@@ -1,4 +1,4 @@
-// SPEC 1, "The configuration tree": what createApplication reads, what it
+// README: The configuration tree — what createApplication reads, what it
 // refuses, and how it reports every problem of a tree in one ConfigError.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync } from 'node:fs';

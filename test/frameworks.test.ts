@@ -1,4 +1,4 @@
-// hostmux under real host frameworks (SPEC 4, "Framework adapters"): the
+// hostmux under real host frameworks (README: Host servers): the
 // Fastify 5 plugin (hostmux/fastify) and Express 5. The sites live in
 // test/fixtures/frameworks/.
 import assert from 'node:assert/strict';

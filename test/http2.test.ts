@@ -1,4 +1,4 @@
-// HTTP/2 through the compatibility API: routed by :authority (SPEC 2).
+// HTTP/2 through the compatibility API: routed by :authority (README: Routing › Which host).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';

@@ -1,4 +1,4 @@
-// SPEC 6, "Logging": logging.ini read into pino loggers with Python
+// README: Logging — logging.ini read into pino loggers with Python
 // `logging` semantics, its formats, the access log, root replacement,
 // reopen for logrotate, and every configuration problem at once.
 import assert from 'node:assert/strict';

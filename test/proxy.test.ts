@@ -1,4 +1,4 @@
-// Proxy sites (SPEC 5): configuration, headers, streaming, failures and
+// Proxy sites (README: Proxy sites): configuration, headers, streaming, failures and
 // timeouts, aborts, close(), HTTP/2 clients and upgrade tunnels — always
 // against real node:http (and ws) upstream servers on port 0.
 import assert from 'node:assert/strict';

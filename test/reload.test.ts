@@ -1,4 +1,4 @@
-// app.reload(): SPEC 4. Real servers, real trees on disk, real module files.
+// app.reload() (README: Reloading). Real servers, real trees on disk, real module files.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { rmSync, unlinkSync, writeFileSync } from 'node:fs';

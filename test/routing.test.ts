@@ -1,4 +1,4 @@
-// Routing conformance (SPEC 2): one table of cases, run through `app.match()`
+// Routing conformance (README: Routing): one table of cases, run through `app.match()`
 // and through real HTTP, as hono's common case tests run every router
 // through one suite. The trees live in test/fixtures/routing/; every site
 // there is test/fixtures/routing/site.mjs, which answers with its site name
@@ -718,7 +718,7 @@ test('10,000 sites (80% exact, 10% *., 10% **.): first and last of each kind rou
 });
 
 // ---------------------------------------------------------------------------
-// Decisions the SPEC leaves open (the README lists them).
+// Decisions on edge cases (README: Operations › Decisions on edge cases).
 
 test('two ** in one pattern: the left one takes the fewest labels', (t) => {
   const dir = tempDir();

@@ -1,5 +1,6 @@
-// Site modules (SPEC 3) and the public API around them (SPEC 4), over real
-// HTTP: every fixture tree lives in test/fixtures/sites/<case>/.
+// Site modules (README: Site modules) and the public API around them
+// (README: API), over real HTTP: every fixture tree lives in
+// test/fixtures/sites/<case>/.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';

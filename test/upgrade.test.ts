@@ -1,5 +1,6 @@
-// app.upgrade(): WebSocket upgrades routed by host (SPEC 4), with a real `ws`
-// client. Fixture sites live in test/fixtures/upgrade (they import `ws`).
+// app.upgrade(): WebSocket upgrades routed by host (README: WebSockets and
+// other upgrades), with a real `ws` client. Fixture sites live in
+// test/fixtures/upgrade (they import `ws`).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';

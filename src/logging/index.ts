@@ -101,7 +101,7 @@ export function openLogging(
   return {
     root: loggers.get('root'),
     logger: (name) => loggers.get(name),
-    // The SPEC's defaults have no access log; with logging.ini, `access` is a logger like any other.
+    // Without logging.ini there is no access log (README: Logging); with logging.ini, `access` is a logger like any other.
     access: configured && loggers.infoReachesAHandler(ACCESS_LOGGER) ? new AccessLogger(loggers.get(ACCESS_LOGGER)) : undefined,
     fingerprint: configured ? fingerprintOf(config) : '',
     reopen: () => destinations.reopen(),

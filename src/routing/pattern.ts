@@ -190,7 +190,7 @@ export function compileDomain(written: string): CompiledDomain | string {
 }
 
 /**
- * Precedence between two patterns (SPEC 2): right to left, the lower label
+ * Precedence between two patterns (README: Routing › Precedence): right to left, the lower label
  * rank wins; a pattern that runs out of labels first loses; then more literal
  * characters win. Ties are left to file order by a stable sort.
  */

@@ -9,7 +9,7 @@ import { normalizeHost } from './hostname.js';
  */
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
-/** `requestHost` result for a request the SPEC answers with 400. */
+/** `requestHost` result for a request answered with 400 (README: Routing › 400 Bad Request). */
 export const INVALID_HOST = undefined;
 
 /**
@@ -118,7 +118,7 @@ function trustedForwardedHost(req: AnyRequest): string | undefined | typeof MALF
 }
 
 /**
- * The normalised host a request is routed by (SPEC 2): the authority of an
+ * The normalised host a request is routed by (README: Routing › Which host): the authority of an
  * absolute-form target, else HTTP/2 `:authority`, else the Host header; with
  * `trustProxy`, a forwarded host replaces them. Returns `''` when the request
  * has no host at all (HTTP/1.0), `undefined` when it must be answered 400.

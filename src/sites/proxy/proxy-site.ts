@@ -64,7 +64,7 @@ function hasBody(req: AnyRequest): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
-/** A `proxy =` site: forwards requests and upgrades to an upstream HTTP server (SPEC 5). */
+/** A `proxy =` site: forwards requests and upgrades to an upstream HTTP server (README: Proxy sites). */
 export class ProxySite implements Site {
   readonly kind = 'proxy';
   readonly name: string;
