@@ -26,7 +26,9 @@ export interface RequestRoutedMessage {
  * @public
  */
 export interface ResponseFinishedMessage {
+  /** The request: the same object `hostmux:request:routed` carried. */
   readonly request: AnyRequest;
+  /** Its response, closed now. */
   readonly response: AnyResponse;
   /** The site's name. */
   readonly site: string;
