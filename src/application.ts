@@ -10,6 +10,8 @@ import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
 import type { Site } from './sites/site.js';
 import { INTERNAL } from './symbols.js';
+import { reloadDone } from './diagnostics/channels.js';
+import type { ReloadDoneMessage } from './diagnostics/reload-message.js';
 import { build, describe, FILE_CONCURRENCY, read } from './application/build.js';
 import { dispatch, dispatchUpgrade, routeUpgrade } from './application/dispatch.js';
 import { checkOptions, optionError } from './application/options.js';
@@ -108,9 +110,26 @@ export function createApplication(configDir: string, options: ApplicationOptions
     return result;
   };
 
+  /** A reload that runs publishes `hostmux:reload:done` when it settles, taken or refused. */
+  const swapAndPublish = async (): Promise<ReloadResult> => {
+    if (!reloadDone.hasSubscribers) return swap();
+    const started = performance.now();
+    let result: ReloadResult;
+    try {
+      result = await swap();
+    } catch (error) {
+      const refused: ReloadDoneMessage = { ok: false, configDir: dir, duration: performance.now() - started, result: undefined, error };
+      reloadDone.publish(refused);
+      throw error;
+    }
+    const taken: ReloadDoneMessage = { ok: true, configDir: dir, duration: performance.now() - started, result, error: undefined };
+    reloadDone.publish(taken);
+    return result;
+  };
+
   const reload = (): Promise<ReloadResult> => {
     if (closed) return Promise.reject(new ClosedError());
-    const result = reloading.then(swap);
+    const result = reloading.then(swapAndPublish);
     reloading = result.catch(() => {});
     return result;
   };

@@ -11,6 +11,14 @@ export {
   type SiteDescriptor,
 } from './application.js';
 export type { IniValue } from './config/ini-file.js';
+export { diagnosticsChannels } from './diagnostics/channels.js';
+export type {
+  RequestRoutedMessage,
+  ResponseFinishedMessage,
+  SiteLoadedMessage,
+  SiteLoadFailedMessage,
+} from './diagnostics/messages.js';
+export type { ReloadDoneMessage } from './diagnostics/reload-message.js';
 export type { SiteSettings } from './config/site-file.js';
 export {
   BadResponseError,

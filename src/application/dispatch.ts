@@ -2,6 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { expressTrusts } from '../adapters/express.js';
 import { describeError, loggableError } from '../describe-error.js';
+import { requestRouted, responseFinished } from '../diagnostics/channels.js';
+import type { RequestRoutedMessage } from '../diagnostics/messages.js';
+import { trackFinish } from '../diagnostics/response-finished.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import { routedHost } from '../routing/routed-host.js';
 import { NO_WILDCARDS, type RouteHit } from '../routing/table.js';
@@ -132,6 +135,12 @@ export function dispatch(
   if ((res as { socket?: unknown }).socket === null) {
     (req as { [QUEUED]?: Tracked })[QUEUED] = res;
     req.on('close', releaseQueued);
+  }
+  // Nothing is built or listened for unless someone subscribes.
+  if (responseFinished.hasSubscribers) trackFinish(req, res, entry.site.name);
+  if (requestRouted.hasSubscribers) {
+    const message: RequestRoutedMessage = { request: req, response: res, site: entry.site.name, host };
+    requestRouted.publish(message);
   }
   entry.site.handle(req, res);
   return true;

@@ -18,6 +18,8 @@ export interface Stats {
   /** V8's used heap, after a full GC when asked for one (`stats(true)`, server started with --expose-gc). */
   readonly heap: number;
   readonly hits?: Record<string, number>;
+  /** Diagnostics messages the server's counting subscriber got (HOSTMUX_BENCH_DIAGNOSTICS=1). */
+  readonly published?: number;
 }
 
 /** True when util-linux `taskset` can pin a process here. */

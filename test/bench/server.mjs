@@ -17,6 +17,9 @@
 // (test/bench/profile.ts), answered with {type: 'profile', profile}.
 // {type: 'stats', gc: true} collects garbage first (with --expose-gc), and
 // {type: 'reload'} reloads a hostmux tree, answered with {type: 'reloaded', ms}.
+// HOSTMUX_BENCH_DIAGNOSTICS=1 subscribes a counting subscriber to every
+// hostmux diagnostics channel (the cost of being listened to); the count is
+// in the stats as `published` (test/bench/diagnostics.ts).
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -49,8 +52,17 @@ const DIST = process.env.HOSTMUX_BENCH_DIST ? pathToFileURL(process.env.HOSTMUX_
 /** The hostmux application, for {type: 'reload'} (the soak's reload of a large tree). */
 let app;
 
+/** Messages the counting subscriber got (HOSTMUX_BENCH_DIAGNOSTICS=1); undefined when not subscribed. */
+let published;
+
 async function hostmuxListener() {
-  const { createApplication } = await import(DIST);
+  const { createApplication, diagnosticsChannels } = await import(DIST);
+  if (process.env.HOSTMUX_BENCH_DIAGNOSTICS === '1') {
+    const { subscribe } = await import('node:diagnostics_channel');
+    published = 0;
+    const onMessage = () => { published++; };
+    for (const name of Object.values(diagnosticsChannels)) subscribe(name, onMessage);
+  }
   app = createApplication(dir);
   return app;
 }
@@ -175,6 +187,7 @@ process.on('message', (message) => {
     rss: process.memoryUsage.rss(),
     heap: process.memoryUsage().heapUsed,
     hits: hits === undefined ? undefined : Object.fromEntries(hits),
+    published,
   });
 });
 // Stopped by pid: SIGTERM ends it at once; nothing here needs a clean close.

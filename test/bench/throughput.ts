@@ -52,7 +52,7 @@ function cpuMicros(cpu: NodeJS.CpuUsage): number {
 }
 
 /** Sums over the slices of one kind in one round. */
-class Totals {
+export class Totals {
   requests = 0;
   elapsedMs = 0;
   serverCpuUs = 0;
@@ -80,10 +80,14 @@ class Totals {
   }
 }
 
-/** One slice: a run of `seconds`, with the server's CPU time from its own `process.cpuUsage()` around it. */
-async function slice(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], connections: number, seconds: number, totals: Totals): Promise<void> {
+/**
+ * One slice: a run of `seconds`, with the server's CPU time from its own
+ * `process.cpuUsage()` around it. Its latencies are kept under `key` (the
+ * server's kind unless two servers of one kind are compared).
+ */
+export async function slice(server: RunningServer, loadgen: LoadGenerator, hosts: readonly string[], connections: number, seconds: number, totals: Totals, key: string = server.kind): Promise<void> {
   const before: Stats = await server.stats();
-  const run = await loadgen.run(server.port, hosts, connections, seconds, server.kind);
+  const run = await loadgen.run(server.port, hosts, connections, seconds, key);
   const after: Stats = await server.stats();
   totals.add(run, cpuMicros(after.cpu) - cpuMicros(before.cpu));
 }

@@ -8,6 +8,8 @@ import type { SiteSettings } from '../../config/site-file.js';
 import type { ModuleSiteFile } from './settings.js';
 import { fileDigest } from '../../config/read-file.js';
 import { describeError, loggableError } from '../../describe-error.js';
+import { siteLoaded, siteLoadFailed } from '../../diagnostics/channels.js';
+import type { SiteLoadedMessage, SiteLoadFailedMessage } from '../../diagnostics/messages.js';
 import type { Logger } from '../../logger.js';
 import type { AnyRequest } from '../../routing/request-host.js';
 import { answerFailure, destroySiteSocket, rejectUpgrade, sendStatus, type AnyResponse } from '../../respond.js';
@@ -124,6 +126,10 @@ export class ModuleSite implements Site {
   #refusedHttp2 = false;
   #upgrade: UpgradeListener | undefined;
   #failure: string | undefined;
+  /** What the module threw when its load failed, for `hostmux:site:load-failed`. */
+  #failureCause: unknown;
+  /** The load failed by `load_timeout`. */
+  #timedOut = false;
   #loading: Promise<string | undefined> | undefined;
   /** What createHandler returned, then the module: each with a close() of its own. */
   #closables: readonly Closable[] = [];
@@ -216,11 +222,26 @@ export class ModuleSite implements Site {
 
   load(): Promise<string | undefined> {
     if (this.#closed) return Promise.resolve(this.#failure);
-    return (this.#loading ??= this.#importWithin().then((failure) => {
-      this.#settled = true;
-      this.#serveWaiting();
-      return failure;
-    }));
+    if (this.#loading === undefined) {
+      const started = performance.now();
+      this.#loading = this.#importWithin().then((failure) => {
+        this.#settled = true;
+        this.#publishLoad(failure, started);
+        this.#serveWaiting();
+        return failure;
+      });
+    }
+    return this.#loading;
+  }
+
+  /** `hostmux:site:loaded` or `hostmux:site:load-failed`, once per load, when someone listens. */
+  #publishLoad(failure: string | undefined, started: number): void {
+    const channel = failure === undefined ? siteLoaded : siteLoadFailed;
+    if (!channel.hasSubscribers) return;
+    const loaded: SiteLoadedMessage = { site: this.name, file: this.file, configDir: this.#configDir, duration: performance.now() - started };
+    if (failure === undefined) return channel.publish(loaded);
+    const failed: SiteLoadFailedMessage = { ...loaded, error: failure, cause: this.#failureCause, timedOut: this.#timedOut };
+    channel.publish(failed);
   }
 
   /**
@@ -236,6 +257,7 @@ export class ModuleSite implements Site {
     if (outcome !== TIMED_OUT && outcome !== CLOSED) return outcome;
     void importing.then(() => this.#closeInstance());
     if (outcome === CLOSED) return this.#failure;
+    this.#timedOut = true;
     return this.#loadFailed(`${this.#handler} did not finish loading within ${this.#loadTimeout / 1000} s (load_timeout)`);
   }
 
@@ -390,6 +412,7 @@ export class ModuleSite implements Site {
 
   #loadFailed(message: string, err?: unknown): string {
     this.#failure = `${this.file}: ${message}`;
+    this.#failureCause = err;
     this.#logger().error(err === undefined ? {} : { err: loggableError(err) }, `site ${this.name} answers 503: ${this.#failure}`);
     return this.#failure;
   }
