@@ -134,7 +134,7 @@ export class StaticSite implements Site {
     stream[SITE] = this;
     if (fallback) stream[FALLBACK] = true;
     if (!this.#followSymlinks) {
-      sendFileOf ??= Object.getPrototypeOf(stream).send as typeof sendFileOf;
+      sendFileOf ??= (Object.getPrototypeOf(stream) as { send: typeof sendFileOf }).send;
       stream.send = sendContained;
     }
     stream.on('error', onError);
