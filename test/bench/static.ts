@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { count, fixed, median, ratio, table } from './report.ts';
 import { startServer, stopChild, type LoadGenerator, type SpawnOptions } from './processes.ts';
 import { benchSites, requestHosts, type BenchSite } from './sites.ts';
@@ -40,19 +40,27 @@ export interface StaticResult {
 
 const SEND = '(a) send under node:http';
 const HOSTMUX = '(b) hostmux static site';
-const NGINX = '(c) nginx (root, 1 worker, for scale)';
+const FOLLOW = '(c) hostmux, follow_symlinks = true (no per-file symlink check)';
+const NGINX = '(d) nginx (root, 1 worker, for scale)';
 
-/** A tree of `sites` static sites sharing one root with the file. */
-function writeStaticTree(sites: readonly BenchSite[]): { dir: string; root: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'hostmux-bench-static-'));
-  const root = join(dir, 'www');
-  mkdirSync(join(dir, 'sites-enabled'));
+/**
+ * Two trees of `sites` static sites sharing one root with the file: `dir`
+ * with the defaults, `followDir` with `follow_symlinks = true`.
+ */
+function writeStaticTree(sites: readonly BenchSite[]): { dir: string; followDir: string; root: string; remove(): void } {
+  const top = mkdtempSync(join(tmpdir(), 'hostmux-bench-static-'));
+  const root = join(top, 'www');
   mkdirSync(root);
   writeFileSync(join(root, FILE.slice(1)), CONTENT);
-  for (const site of sites) {
-    writeFileSync(join(dir, 'sites-enabled', `${site.name}.ini`), `[site]\ndomains = ${site.domain}\nroot = ../www\n`);
-  }
-  return { dir, root, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const tree = (name: string, extra: string) => {
+    const dir = join(top, name);
+    mkdirSync(join(dir, 'sites-enabled'), { recursive: true });
+    for (const site of sites) {
+      writeFileSync(join(dir, 'sites-enabled', `${site.name}.ini`), `[site]\ndomains = ${site.domain}\nroot = ../../www\n${extra}`);
+    }
+    return dir;
+  };
+  return { dir: tree('default', ''), followDir: tree('follow', 'follow_symlinks = true\n'), root, remove: () => rmSync(top, { recursive: true, force: true }) };
 }
 
 /** True when an `nginx` binary runs here. */
@@ -115,7 +123,7 @@ export async function runStatic(loadgen: LoadGenerator, options: StaticOptions, 
   const hosts = requestHosts(sites);
   const tree = writeStaticTree(sites);
   const withNginx = nginxAvailable();
-  const samples = new Map<string, Sample[]>([[SEND, []], [HOSTMUX, []], ...(withNginx ? [[NGINX, []] as [string, Sample[]]] : [])]);
+  const samples = new Map<string, Sample[]>([[SEND, []], [HOSTMUX, []], [FOLLOW, []], ...(withNginx ? [[NGINX, []] as [string, Sample[]]] : [])]);
   const slices = Math.max(1, Math.round(options.seconds));
   const sliceSeconds = options.seconds / slices;
   try {
@@ -129,8 +137,11 @@ export async function runStatic(loadgen: LoadGenerator, options: StaticOptions, 
         const hostmux = await startServer('hostmux', tree.dir, options.server);
         stops.push(() => hostmux.stop());
         servers.push({ label: HOSTMUX, port: hostmux.port });
+        const follow = await startServer('hostmux', tree.followDir, options.server);
+        stops.push(() => follow.stop());
+        servers.push({ label: FOLLOW, port: follow.port });
         if (withNginx) {
-          const nginx = await startNginx(tree.dir, tree.root, options.server);
+          const nginx = await startNginx(dirname(tree.root), tree.root, options.server);
           stops.push(() => nginx.stop());
           servers.push({ label: NGINX, port: nginx.port });
         }
