@@ -8,6 +8,7 @@ import { get, memoryTable, runMemory } from './bench/memory.ts';
 import { microTables, runMicro } from './bench/micro.ts';
 import { startLoadGenerator, startServer, stopAll, type LoadGenerator } from './bench/processes.ts';
 import { BODY, benchSites, requestHosts, writeTree, type BenchTree } from './bench/sites.ts';
+import { runStatic, staticTable } from './bench/static.ts';
 import { KINDS, runThroughput, throughputTable } from './bench/throughput.ts';
 
 // 60 sites: enough for the 50 distinct hosts a run rotates through.
@@ -83,4 +84,16 @@ test('the memory comparison runs one hostmux and one process per site', async ()
   const result = await runMemory(2, {}, 0);
   assert.equal(result.singles.length, 2);
   assert.match(memoryTable([result]), /^\| sites N/);
+});
+
+test('the static part serves the file from hostmux and from send, with no failure', async () => {
+  const result = await runStatic(loadgen, { sites: 60, seconds: 0.5, warmupSeconds: 0.2, rounds: 1, connections: 2, server: {} }, () => {});
+  for (const [label, samples] of result.samples) {
+    assert.equal(samples.length, 1, label);
+    assert.ok(samples[0]!.rps > 0, label);
+    assert.equal(samples[0]!.failures, 0, label);
+  }
+  const text = staticTable(result);
+  assert.match(text, /\(a\) send under node:http/);
+  assert.match(text, /\(b\) hostmux static site/);
 });

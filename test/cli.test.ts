@@ -431,7 +431,7 @@ test('list: every available site, enabled or not, with its domains; problems exi
     ['zeta', 'disabled', '-'],
   ]);
   assert.match(messy.stderr, /^ {2}sites-enabled\/gone\.ini: dangling symlink/m);
-  assert.match(messy.stderr, /^ {2}sites-available\/zeta\.ini \[site\]: needs one of handler, proxy or redirect/m);
+  assert.match(messy.stderr, /^ {2}sites-available\/zeta\.ini \[site\]: needs one of handler, proxy, redirect or root/m);
 
   const json = await hostmux(['list', '-c', dir, '--json']);
   const report = JSON.parse(json.stdout) as { ok: boolean; sites: { name: string; site: string; enabled: boolean; file: string }[] };

@@ -103,7 +103,7 @@ describe('configuration errors, one at a time', () => {
       { file: 'sites-enabled/blog.ini', section: 'site', key: 'domains', message: 'required key is missing' },
     ]],
     ['a site of no kind', 'no-kind', [
-      { file: 'sites-enabled/blog.ini', section: 'site', message: 'needs one of handler, proxy or redirect' },
+      { file: 'sites-enabled/blog.ini', section: 'site', message: 'needs one of handler, proxy, redirect or root' },
     ]],
     ['a site of two kinds (handler and redirect)', 'two-kinds', [
       { file: 'sites-enabled/blog.ini', section: 'site', key: 'redirect', message: 'has handler and redirect; a site is exactly one kind' },
@@ -251,7 +251,7 @@ describe('several problems at once', () => {
       { file: 'hostmux.conf', section: 'server', key: 'colour', line: 3, message: 'unknown key' },
       { file: 'hostmux.conf', section: 'server', key: 'trust_proxy', message: '"maybe" is not true or false' },
       { file: 'sites-enabled/a.ini', section: 'site', line: 4, message: 'line "a line with no equals sign" has no "="' },
-      { file: 'sites-enabled/b.ini', section: 'site', message: 'needs one of handler, proxy or redirect' },
+      { file: 'sites-enabled/b.ini', section: 'site', message: 'needs one of handler, proxy, redirect or root' },
       { file: 'sites-enabled/c.ini', section: 'site', key: 'domains', message: '"a.test" is already claimed by site a (sites-enabled/a.ini)' },
     ];
     const byPlace = (a: ConfigProblem | Expected, b: ConfigProblem | Expected) =>

@@ -9,17 +9,18 @@ import type { ReloadChange, SiteEnvironment, SiteKindDescriptor } from './kind.j
 import { moduleKind } from './module/index.js';
 import { proxyKind } from './proxy/index.js';
 import { redirectKind } from './redirect/index.js';
+import { staticKind } from './static/index.js';
 import type { Site } from './site.js';
 
-/** Every kind, in the order configuration messages name their keys (`needs one of handler, proxy or redirect`). */
-const KINDS = [moduleKind, proxyKind, redirectKind] as const;
+/** Every kind, in the order configuration messages name their keys (`needs one of handler, proxy, redirect or root`). */
+const KINDS = [moduleKind, proxyKind, redirectKind, staticKind] as const;
 
 /**
  * The kinds of site: `'module'` for `handler =`, `'proxy'` for `proxy =`,
- * `'redirect'` for `redirect =`.
+ * `'redirect'` for `redirect =`, `'static'` for `root =`.
  * @public
  */
-export type SiteKind = 'module' | 'proxy' | 'redirect';
+export type SiteKind = 'module' | 'proxy' | 'redirect' | 'static';
 
 // Fails to compile when SiteKind and KINDS disagree.
 type Registered = (typeof KINDS)[number]['kind'];

@@ -1,7 +1,7 @@
 // The load generator: autocannon in its own process (pinned to its own core
 // by the harness), never in a server's. Plain JavaScript, like server.mjs.
 //
-// Over IPC it answers {type: 'run', port, hosts, connections, seconds, key}
+// Over IPC it answers {type: 'run', port, hosts, connections, seconds, key, path}
 // with {type: 'result', ...}: requests, latency percentiles and its own CPU
 // time, which tells whether it, rather than the server, was the bottleneck.
 // Latencies of every run with the same `key` are also kept, until
@@ -40,11 +40,11 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-async function run({ port, hosts, connections, seconds, key }) {
+async function run({ port, hosts, connections, seconds, key, path = '/' }) {
   const latencies = new Latencies();
   // One prebuilt request per host; each connection cycles through the list,
   // so consecutive requests on a connection carry different Host headers.
-  const requests = hosts.map((host) => ({ method: 'GET', path: '/', headers: { host } }));
+  const requests = hosts.map((host) => ({ method: 'GET', path, headers: { host } }));
   const cpuBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
   const instance = autocannon({

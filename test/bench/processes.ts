@@ -10,7 +10,7 @@ export const MATCH_SCRIPT = `${HERE}match.mjs`;
 /** The built command, as users run it. */
 export const CLI_SCRIPT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-export type ServerKind = 'bare' | 'hostmux' | 'express' | 'fastify' | 'single';
+export type ServerKind = 'bare' | 'hostmux' | 'express' | 'fastify' | 'single' | 'send';
 
 export interface Stats {
   readonly cpu: NodeJS.CpuUsage;
@@ -164,8 +164,8 @@ export interface LoadResult {
 }
 
 export interface LoadGenerator {
-  /** One run; with `key`, its latencies are also kept for `latency(key)`. */
-  run(port: number, hosts: readonly string[], connections: number, seconds: number, key?: string): Promise<LoadResult>;
+  /** One run (of GET `path`, default `/`); with `key`, its latencies are also kept for `latency(key)`. */
+  run(port: number, hosts: readonly string[], connections: number, seconds: number, key?: string, path?: string): Promise<LoadResult>;
   /** Latency percentiles (ms) over every run with `key` since the last call. */
   latency(key: string): Promise<{ p50: number; p99: number; max: number; count: number }>;
   stop(): Promise<void>;
@@ -175,8 +175,8 @@ export async function startLoadGenerator(options: SpawnOptions = {}): Promise<Lo
   const child = spawnNode(LOADGEN_SCRIPT, [], options);
   await nextMessage(child, 'ready');
   return {
-    run: (port, hosts, connections, seconds, key) =>
-      ask<LoadResult>(child, { type: 'run', port, hosts, connections, seconds, key }, 'result', (seconds + 60) * 1000),
+    run: (port, hosts, connections, seconds, key, path) =>
+      ask<LoadResult>(child, { type: 'run', port, hosts, connections, seconds, key, path }, 'result', (seconds + 60) * 1000),
     latency: (key) => ask(child, { type: 'latency', key }, 'latency'),
     stop: () => stopChild(child),
   };

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { memoryTable, runMemory, type MemoryResult } from './memory.ts';
 import { microTables, runMicro } from './micro.ts';
 import { startLoadGenerator, stopAll, tasksetAvailable } from './processes.ts';
+import { runStatic, staticTable } from './static.ts';
 import { KINDS, runThroughput, throughputTable, type ThroughputKind } from './throughput.ts';
 
 const USAGE = `npm run bench -- [options]
@@ -17,7 +18,7 @@ const USAGE = `npm run bench -- [options]
   --connections C   autocannon connections (default 16)
   --sites LIST      site counts for the throughput part (default 1,100,10000)
   --kinds LIST      server kinds (default bare,hostmux,express,fastify)
-  --only LIST       parts to run: throughput, match, memory (default all)
+  --only LIST       parts to run: throughput, static, match, memory (default all)
   --quick           --duration 1 --warmup 0.5 --rounds 1: a check that it all runs
   --no-taskset      do not pin processes even when taskset is available
 
@@ -32,7 +33,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     sites: { type: 'string', default: '1,100,10000' },
     kinds: { type: 'string', default: KINDS.join(',') },
-    only: { type: 'string', default: 'throughput,match,memory' },
+    only: { type: 'string', default: 'throughput,static,match,memory' },
     quick: { type: 'boolean', default: false },
     'no-taskset': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -103,6 +104,20 @@ async function main(): Promise<void> {
         out(`Requests: ${result.hosts}. Medians of ${rounds} round(s); in brackets, the median of each round's ratio to (a).\n`);
         out(throughputTable(result));
       }
+    } finally {
+      await loadgen.stop();
+    }
+  }
+
+  if (parts.has('static')) {
+    const loadgen = await startLoadGenerator(loadgenSide);
+    try {
+      const sites = 10_000;
+      const result = await runStatic(loadgen, { sites, seconds, warmupSeconds, rounds, connections, server }, log);
+      out(`\n### A 1 KiB file through a static site at ${sites.toLocaleString('en-US')} sites\n`);
+      out(`GET /file.txt spread over 50 hosts; the same \`send\` options in (a), (b) and (c). Medians of ${rounds} round(s); in brackets, the median of each round's ratio to (a).` +
+        (result.samples.size > 3 ? '' : ' nginx is not installed: no row for it.') + '\n');
+      out(staticTable(result));
     } finally {
       await loadgen.stop();
     }

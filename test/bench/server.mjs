@@ -8,7 +8,9 @@
 // with one vhost() per site), fastify (Fastify 5, a catch-all route and a
 // Map), single (node:http serving one site module: the memory comparison).
 // TREE_DIR is a tree written by test/bench/sites.ts; `single` takes the
-// site's handler MODULE instead.
+// site's handler MODULE instead. send (node:http serving ROOT_DIR with the
+// `send` library, as a static site does: the static row's reference) takes
+// the directory.
 //
 // Over IPC it sends {type: 'listening', port} once, and answers
 // {type: 'stats'} with its CPU time, RSS and (with HOSTMUX_BENCH_COUNT=1)
@@ -133,12 +135,27 @@ async function singleListener() {
   return handler;
 }
 
+/** `send` under bare node:http, with the options a static site of hostmux gives it by default. */
+async function sendListener() {
+  const { default: send } = await import('send');
+  const options = { root: dir, index: 'index.html', dotfiles: 'ignore', etag: true, lastModified: true, cacheControl: false };
+  const onError = function (err) {
+    this.res.statusCode = err.status ?? 500;
+    this.res.end();
+  };
+  return (req, res) => {
+    const query = req.url.indexOf('?');
+    send(req, query === -1 ? req.url : req.url.slice(0, query), options).on('error', onError).pipe(res);
+  };
+}
+
 async function start() {
   if (kind === 'fastify') return fastifyServer();
   const listener = kind === 'bare' ? siteHandler
     : kind === 'hostmux' ? await hostmuxListener()
     : kind === 'express' ? await expressListener()
     : kind === 'single' ? await singleListener()
+    : kind === 'send' ? await sendListener()
     : undefined;
   if (listener === undefined) throw new Error(`unknown server kind: ${kind}`);
   const server = http.createServer(listener);
