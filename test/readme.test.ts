@@ -2,7 +2,7 @@
 // and its INI blocks are read as the files they show: users copy from it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -95,8 +95,16 @@ for (const block of blocks) {
           writeFileSync(join(dir, 'hostmux.conf'), block.text);
           readServerSettings(dir, problems);
         } else if (/^\[site\]/m.test(block.text)) {
-          const file = join(dir, 'site.ini');
+          mkdirSync(join(dir, 'sites-available'));
+          const file = join(dir, 'sites-available', 'site.ini');
           writeFileSync(file, block.text);
+          // A static site's root (and fallback file) must exist: made as a user would have them.
+          const root = /^root\s*=\s*(\S+)/m.exec(block.text)?.[1];
+          if (root !== undefined) {
+            mkdirSync(join(dir, 'sites-available', root), { recursive: true });
+            const fallback = /^fallback\s*=\s*(\S+)/m.exec(block.text)?.[1];
+            if (fallback !== undefined) writeFileSync(join(dir, 'sites-available', root, fallback), '');
+          }
           const { site } = readSiteFile(block.text, 'site.ini', file, problems);
           assert.ok(site !== undefined || problems.length > 0, 'a site is read');
         } else if (/^\[(logger|handler):/m.test(block.text)) {
