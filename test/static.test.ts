@@ -207,6 +207,20 @@ describe('no path escapes the root', () => {
     assert.ok(answer.endsWith(KIB));
   });
 
+  test('a file swapped for a symlink pointing outside is refused once its remembered check (1 s) has passed', async () => {
+    writeTree(dir.path, { 'www/swapped.txt': 'inside\n' });
+    const first = await raw('/swapped.txt');
+    assert.equal(statusOf(first), 200);
+    assert.ok(first.endsWith('inside\n'));
+    rmSync(join(dir.path, 'www/swapped.txt'));
+    symlinkSync('../outside/secret.txt', join(dir.path, 'www/swapped.txt'));
+    // At least the check's validity (a busy machine only makes the wait longer).
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const second = await raw('/swapped.txt');
+    assert.equal(statusOf(second), 404);
+    assert.ok(!second.includes(SECRET));
+  });
+
   test('follow_symlinks = true serves a symlink (file or directory) pointing outside', async () => {
     for (const target of ['/link-out', '/dir-out/secret.txt']) {
       const answer = await raw(target, 'follow.test');

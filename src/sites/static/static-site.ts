@@ -76,13 +76,32 @@ function onDirectory(this: Stream, res: AnyResponse): void {
  * file's real path must be inside the root's real path, or it is not found.
  */
 function sendContained(this: Stream, path: string, stat: Stats): void {
-  const root = this[SITE].realRoot;
+  const site = this[SITE];
+  const known = site.containment(path);
+  if (known !== undefined) {
+    if (known) sendFileOf!.call(this, path, stat);
+    else this.error(404);
+    return;
+  }
+  const root = site.realRoot;
   realpath.native(path, (error, real) => {
-    if (error !== null) this.onStatError(error);
-    else if (!real.startsWith(root === sep ? root : root + sep)) this.error(404);
-    else sendFileOf!.call(this, path, stat);
+    if (error !== null) return this.onStatError(error);
+    const inside = real.startsWith(root === sep ? root : root + sep);
+    site.rememberContainment(path, inside);
+    if (inside) sendFileOf!.call(this, path, stat);
+    else this.error(404);
   });
 }
+
+/**
+ * How long one path's symlink check is trusted, as nginx's
+ * `open_file_cache_valid` trusts its own: a `realpath` on libuv's thread
+ * pool per request costs a fifth of a small file's throughput. The file is
+ * still opened and stat'ed afresh on every request.
+ */
+const CHECK_VALID_MS = 1_000;
+/** Paths a site remembers; past this many the memory starts again. */
+const CHECK_MEMORY = 4_096;
 
 /** A `root =` site: files under one directory, served with `send`. */
 export class StaticSite implements Site {
@@ -95,6 +114,8 @@ export class StaticSite implements Site {
   readonly #options: send.SendOptions;
   readonly #cacheControl: string | undefined;
   readonly #followSymlinks: boolean;
+  /** Path → whether its real path is inside the root, and when that was checked. */
+  readonly #checked = new Map<string, { readonly inside: boolean; readonly at: number }>();
 
   constructor(config: StaticSiteFile, domains: readonly string[]) {
     this.name = config.name;
@@ -140,6 +161,17 @@ export class StaticSite implements Site {
     stream.on('error', onError);
     stream.on('directory', onDirectory);
     stream.pipe(res as NodeJS.WritableStream);
+  }
+
+  /** Whether `path` is inside the root, as checked within CHECK_VALID_MS; undefined when it must be checked. */
+  containment(path: string): boolean | undefined {
+    const known = this.#checked.get(path);
+    return known !== undefined && performance.now() - known.at < CHECK_VALID_MS ? known.inside : undefined;
+  }
+
+  rememberContainment(path: string, inside: boolean): void {
+    if (this.#checked.size >= CHECK_MEMORY) this.#checked.clear();
+    this.#checked.set(path, { inside, at: performance.now() });
   }
 
   upgrade(_req: unknown, socket: Duplex): void {
