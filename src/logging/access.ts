@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
+import { bodyBytes, byteLength, countBodyBytes } from '../body-bytes.js';
 import type { AnyResponse } from '../respond.js';
 import { ACCESS_RECORD } from './format.js';
 
@@ -27,7 +28,7 @@ export interface AccessLog {
 // listeners below are shared functions rather than closures per request.
 const STATE = Symbol('hostmux.access');
 
-type Method = (this: Tracked, ...args: never[]) => unknown;
+type Method = (this: TrackedSocket, ...args: never[]) => unknown;
 
 /** What an access line says of the request, read when it begins. */
 interface RequestFields {
@@ -79,49 +80,14 @@ function logAccess(fields: RequestFields, statusCode: number, bytes: number, mes
 }
 
 interface AccessState extends RequestFields {
-  /** Body bytes the site wrote, counted in write()/end(). */
-  bytes: number;
-  /** Inside end(): HTTP/2's end() writes its chunk through write(), which must not count it twice. */
-  inEnd: boolean;
   done: boolean;
-  readonly write: Method;
-  readonly end: Method;
 }
 
 interface Tracked {
   [STATE]?: AccessState;
-  write: Method;
-  end: Method;
   readonly headersSent: boolean;
   readonly statusCode: number;
   readonly writableFinished: boolean;
-}
-
-function byteLength(chunk: unknown, encoding: unknown): number {
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-  if (chunk instanceof Uint8Array) return chunk.byteLength;
-  return 0;
-}
-
-/* eslint-disable prefer-rest-params -- the wrappers hand the original write()/end()
-   exactly the arguments they got, without an array of their own per call. */
-// Counting at write()/end() rather than reading Content-Length: it is right
-// for chunked and streamed bodies, and an aborted response shows the bytes so far.
-function countingWrite(this: Tracked, chunk: unknown, encoding?: unknown): unknown {
-  const state = this[STATE]!;
-  if (!state.inEnd) state.bytes += byteLength(chunk, encoding);
-  return Reflect.apply(state.write, this, arguments);
-}
-
-function countingEnd(this: Tracked, chunk?: unknown, encoding?: unknown): unknown {
-  const state = this[STATE]!;
-  state.bytes += byteLength(chunk, encoding);
-  state.inEnd = true;
-  try {
-    return Reflect.apply(state.end, this, arguments);
-  } finally {
-    state.inEnd = false;
-  }
 }
 
 /** 'close' comes once per response, after 'finish' or when the connection went away first. */
@@ -131,9 +97,7 @@ function onClose(this: Tracked): void {
   state.done = true;
   // nginx's 499: the connection closed before any response went out.
   const statusCode = this.headersSent ? this.statusCode : 499;
-  // Node sends no body for these, whatever the site wrote.
-  const bodiless = state.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200;
-  logAccess(state, statusCode, bodiless ? 0 : state.bytes, this.writableFinished ? 'request completed' : 'request aborted');
+  logAccess(state, statusCode, bodyBytes(this as unknown as AnyResponse, state.method, statusCode), this.writableFinished ? 'request completed' : 'request aborted');
 }
 
 // ---------------------------------------------------------------------------
@@ -192,6 +156,8 @@ function observe(state: UpgradeState, chunk: unknown, encoding: unknown): void {
   state.bytes += length - (blank + 4 - before);
 }
 
+/* eslint-disable prefer-rest-params -- the wrappers hand the original write()/end()
+   exactly the arguments they got, without an array of their own per call. */
 function countingSocketWrite(this: TrackedSocket, chunk: unknown, encoding?: unknown): unknown {
   const state = this[UPGRADE]!;
   observe(state, chunk, encoding);
@@ -204,6 +170,7 @@ function countingSocketEnd(this: TrackedSocket, chunk?: unknown, encoding?: unkn
   if (typeof chunk !== 'function') observe(state, chunk, encoding);
   return Reflect.apply(state.end, this, arguments);
 }
+/* eslint-enable prefer-rest-params */
 
 function onUpgradeClose(this: TrackedSocket): void {
   const state = this[UPGRADE];
@@ -227,14 +194,9 @@ export class AccessLogger implements AccessLog {
     tracked[STATE] = {
       // Express strips a mount path from req.url; the line shows the target as received.
       ...requestFields(this.#log, req, (req as { originalUrl?: string }).originalUrl ?? req.url, site),
-      bytes: 0,
-      inEnd: false,
       done: false,
-      write: tracked.write,
-      end: tracked.end,
     };
-    tracked.write = countingWrite;
-    tracked.end = countingEnd;
+    countBodyBytes(res);
     (res as EventEmitter).on('close', onClose);
   }
 
