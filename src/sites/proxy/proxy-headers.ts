@@ -20,7 +20,7 @@ function isForwardingName(lower: string): boolean {
 }
 
 /** What must be escaped inside a quoted string. */
-const QUOTED_SPECIALS = /["\\]/g;
+const QUOTED_STRING_ESCAPED = /["\\]/g;
 
 /**
  * This hop's `Forwarded` element (RFC 7239 §4): the client's address (an IPv6
@@ -30,7 +30,7 @@ const QUOTED_SPECIALS = /["\\]/g;
 function forwardedElement(client: string | undefined, host: string | undefined, proto: string): string {
   let element = client === undefined ? 'for=unknown' : client.includes(':') ? `for="[${client}]"` : `for=${client}`;
   // The host was validated before routing; escaping keeps the quoted string whole regardless.
-  if (host !== undefined) element += `;host="${host.replace(QUOTED_SPECIALS, '\\$&')}"`;
+  if (host !== undefined) element += `;host="${host.replace(QUOTED_STRING_ESCAPED, '\\$&')}"`;
   return `${element};proto=${proto}`;
 }
 
