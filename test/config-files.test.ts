@@ -2,7 +2,7 @@
 // directory is a problem without being read (never a hang), and so is a file
 // over 1 MiB; a reload reads without holding requests up.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -153,4 +153,21 @@ test('a reload lets requests in: one sent once a reload has started is answered 
   const answered = request(server.port, { host: 's1999.test' }).then((reply) => order.push(`answered ${reply.status}`));
   await Promise.all([reloading, answered]);
   assert.deepEqual(order, ['answered 200', 'reloaded']);
+});
+
+test('a log destination that is a FIFO no process reads is a problem, not an open that waits for ever', (t) => {
+  const dir = tempDir();
+  t.after(dir.remove);
+  writeTree(dir.path, {
+    'hostmux.conf': '[server]\nlogging = logging.ini\n',
+    'logging.ini': '[logger:root]\nhandlers = pipe\n[handler:pipe]\ndestination = pipe.log\n',
+    'sites-enabled/a.ini': '[site]\ndomains = a.test\nredirect = https://b.example\n',
+  });
+  execFileSync('mkfifo', [join(dir.path, 'pipe.log')]);
+  // In a child process: an open that waits for a reader would block this one's event loop for good.
+  const script = `import { createApplication } from ${JSON.stringify(join(import.meta.dirname, '..', 'dist', 'index.js'))};
+try { createApplication(${JSON.stringify(dir.path)}); console.log('[]'); } catch (e) { console.log(JSON.stringify(e.problems.map((p) => p.message))); }`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(child.error, undefined, 'createApplication returned');
+  assert.deepEqual(JSON.parse(child.stdout), [`cannot open "${join(dir.path, 'pipe.log')}": it is a FIFO that no process reads`]);
 });

@@ -1,4 +1,4 @@
-import { appendFileSync, openSync } from 'node:fs';
+import { appendFileSync, constants, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { describeError } from '../describe-error.js';
@@ -98,7 +98,7 @@ class FileDestination implements Destination {
     if (old === undefined) return;
     let fd: number;
     try {
-      fd = openSync(this.#path, 'a');
+      fd = openLogFile(this.#path);
     } catch (err) {
       // Keep writing to the old file rather than nowhere.
       reportFailure(this.#path, 'reopen', err);
@@ -117,6 +117,16 @@ class FileDestination implements Destination {
   }
 }
 
+/**
+ * Opens a log file to append to. Non-blocking, so that a FIFO with no
+ * reader is an error at once (ENXIO) rather than an open that waits for a
+ * reader for ever; writes to a regular file are unaffected, and sonic-boom
+ * retries a write a FIFO's reader is not ready for.
+ */
+function openLogFile(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o666);
+}
+
 /** Why a log file cannot be opened, in words an operator acts on. */
 function openProblem(path: string, err: NodeJS.ErrnoException): string {
   switch (err.code) {
@@ -124,6 +134,8 @@ function openProblem(path: string, err: NodeJS.ErrnoException): string {
       return `cannot open "${path}": the directory ${dirname(path)} does not exist (hostmux does not create it)`;
     case 'EISDIR':
       return `cannot open "${path}": it is a directory`;
+    case 'ENXIO':
+      return `cannot open "${path}": it is a FIFO that no process reads`;
     case 'EACCES':
     case 'EPERM':
       return `cannot open "${path}": permission denied`;
@@ -147,7 +159,7 @@ export class Destinations {
     if (file === undefined) {
       let fd: number;
       try {
-        fd = openSync(destination, 'a');
+        fd = openLogFile(destination);
       } catch (err) {
         return openProblem(destination, err as NodeJS.ErrnoException);
       }
