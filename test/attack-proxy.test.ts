@@ -5,12 +5,41 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { createApplication } from '../src/index.ts';
 import { captureLogger, tempDir, writeTree } from './helpers.ts';
 
 // A guard against a hang, not a speed limit.
 const HANG_GUARD = { timeout: 20_000 };
+
+/**
+ * hostmux on port 0 in front of `upstream` (started here): one proxy site,
+ * app.test, with `extra` site keys. Everything is closed after the test.
+ */
+async function proxyFront(t: TestContext, upstream: http.Server, extra = '') {
+  upstream.listen(0, '127.0.0.1');
+  await once(upstream, 'listening');
+  const dir = tempDir();
+  writeTree(dir.path, {
+    'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}\n${extra}`,
+  });
+  const logger = captureLogger();
+  const app = createApplication(dir.path, { logger });
+  const server = http.createServer(app);
+  const serverSockets: net.Socket[] = [];
+  server.on('connection', (socket: net.Socket) => serverSockets.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    server.closeAllConnections();
+    server.close();
+    upstream.closeAllConnections();
+    upstream.close();
+    await app.close();
+    dir.remove();
+  });
+  return { port: (server.address() as net.AddressInfo).port, logger, serverSockets };
+}
 
 test('pipelined requests whose client resets: the upstream request of a response still queued is aborted too', HANG_GUARD, async (t) => {
   // /first is held; /queued streams a body that never ends: only the client leaving can stop it.
@@ -24,25 +53,8 @@ test('pipelined requests whose client resets: the upstream request of a response
     arrived.get(req.url!)?.();
     if (req.url === '/queued') res.write('x'.repeat(64 * 1024));
   });
-  upstream.listen(0, '127.0.0.1');
-  await once(upstream, 'listening');
-  const dir = tempDir();
-  writeTree(dir.path, {
-    'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}\n`,
-  });
-  const app = createApplication(dir.path, { logger: captureLogger() });
-  const server = http.createServer(app);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    server.closeAllConnections();
-    server.close();
-    upstream.closeAllConnections();
-    upstream.close();
-    await app.close();
-    dir.remove();
-  });
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const { port } = await proxyFront(t, upstream);
+  const client = net.connect(port, '127.0.0.1');
   client.on('error', () => {});
   await once(client, 'connect');
   client.write('GET /first HTTP/1.1\r\nHost: app.test\r\n\r\nGET /queued HTTP/1.1\r\nHost: app.test\r\n\r\n');
@@ -108,26 +120,9 @@ test('an untrusted client\'s forwarding headers spelt with underscores never rea
     received = req.rawHeaders;
     res.end('ok');
   });
-  upstream.listen(0, '127.0.0.1');
-  await once(upstream, 'listening');
-  const dir = tempDir();
-  writeTree(dir.path, {
-    'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}\n`,
-  });
-  const app = createApplication(dir.path, { logger: captureLogger() });
-  const server = http.createServer(app);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    server.closeAllConnections();
-    server.close();
-    upstream.closeAllConnections();
-    upstream.close();
-    await app.close();
-    dir.remove();
-  });
+  const { port } = await proxyFront(t, upstream);
   const req = http.request({
-    port: (server.address() as net.AddressInfo).port,
+    port,
     host: '127.0.0.1',
     path: '/',
     agent: false,
@@ -158,28 +153,8 @@ test('a client that stops reading a proxied response is cut off after proxy_time
     res.on('drain', pump);
     pump();
   });
-  upstream.listen(0, '127.0.0.1');
-  await once(upstream, 'listening');
-  const dir = tempDir();
-  writeTree(dir.path, {
-    'sites-enabled/app.ini': `[site]\ndomains = app.test\nproxy = http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}\nproxy_timeout = 0.2\n`,
-  });
-  const logger = captureLogger();
-  const app = createApplication(dir.path, { logger });
-  const server = http.createServer(app);
-  const serverSockets: net.Socket[] = [];
-  server.on('connection', (socket: net.Socket) => serverSockets.push(socket));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(async () => {
-    server.closeAllConnections();
-    server.close();
-    upstream.closeAllConnections();
-    upstream.close();
-    await app.close();
-    dir.remove();
-  });
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  const { port, logger, serverSockets } = await proxyFront(t, upstream, 'proxy_timeout = 0.2\n');
+  const client = net.connect(port, '127.0.0.1');
   client.on('error', () => {});
   await once(client, 'connect');
   // It asks, then never reads: the buffers fill and the proxy stops writing.
