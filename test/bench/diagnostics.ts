@@ -8,7 +8,7 @@
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startLoadGenerator, startServer, stopAll, tasksetAvailable, type RunningServer, type SpawnOptions } from './processes.ts';
+import { startLoadGenerator, startServer, stopAll, stopAllOnExit, tasksetAvailable, type RunningServer, type SpawnOptions } from './processes.ts';
 import { count, fixed, median, ratio } from './report.ts';
 import { benchSites, describeHosts, requestHosts, writeTree } from './sites.ts';
 import { slice, throughputTable, Totals, type Sample } from './throughput.ts';
@@ -73,11 +73,7 @@ const variants: Variant[] = [
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const out = (text = '') => process.stdout.write(`${text}\n`);
-process.once('SIGINT', () => {
-  stopAll();
-  process.exit(130);
-});
-process.once('exit', stopAll);
+stopAllOnExit();
 
 async function main(): Promise<void> {
   out(`## diagnostics channels at ${siteCount.toLocaleString('en-US')} sites\n`);

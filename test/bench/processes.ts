@@ -44,6 +44,15 @@ export function stopAll(): void {
   running.clear();
 }
 
+/** Stops every child on any way out of the script: Ctrl-C, an error, or the end. */
+export function stopAllOnExit(): void {
+  process.once('SIGINT', () => {
+    stopAll();
+    process.exit(130);
+  });
+  process.once('exit', stopAll);
+}
+
 export interface SpawnOptions {
   /** The CPU to pin to, when taskset is used. */
   readonly cpu?: number;

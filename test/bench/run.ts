@@ -7,7 +7,7 @@ import { cpus, loadavg, availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { memoryTable, runMemory, type MemoryResult } from './memory.ts';
 import { microTables, runMicro } from './micro.ts';
-import { startLoadGenerator, stopAll, tasksetAvailable } from './processes.ts';
+import { startLoadGenerator, stopAll, stopAllOnExit, tasksetAvailable } from './processes.ts';
 import { runStatic, staticTable } from './static.ts';
 import { KINDS, runThroughput, throughputTable, type ThroughputKind } from './throughput.ts';
 
@@ -78,12 +78,7 @@ const loadgenSide = { taskset, cpu: 1 };
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const out = (text = '') => process.stdout.write(`${text}\n`);
 
-// Children are stopped by pid on every way out.
-process.once('SIGINT', () => {
-  stopAll();
-  process.exit(130);
-});
-process.once('exit', stopAll);
+stopAllOnExit();
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startLoadGenerator, stopAll, tasksetAvailable } from './processes.ts';
+import { startLoadGenerator, stopAll, stopAllOnExit, tasksetAvailable } from './processes.ts';
 import { count, fixed, mib, table } from './report.ts';
 import { runBigReload, runCrashes, runMemorySoak, runReloads, runSlowloris, type Placement } from './soak-phases.ts';
 
@@ -50,11 +50,7 @@ if (only.has('slowloris')) {
 const taskset = !values['no-taskset'] && tasksetAvailable();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const out = (text = '') => process.stdout.write(`${text}\n`);
-process.once('SIGINT', () => {
-  stopAll();
-  process.exit(130);
-});
-process.once('exit', stopAll);
+stopAllOnExit();
 
 const ms = (value: number) => `${fixed(value)} ms`;
 const percent = (value: number) => (Number.isFinite(value) ? `${(value * 100).toFixed(2)}%` : '–');
