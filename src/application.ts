@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { siteInContext } from './attribution.js';
 import { runSync } from './config/steps.js';
 import { ClosedError, SiteLoadError, type ConfigProblem } from './errors.js';
 import type { ApplicationInternals } from './internal.js';
@@ -8,12 +9,13 @@ import { mapLimited } from './map-limited.js';
 import { normalizeHost } from './routing/hostname.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
-import type { Site } from './sites/site.js';
+import { siteLogger, type Site } from './sites/site.js';
 import { INTERNAL } from './symbols.js';
 import { reloadDone } from './diagnostics/channels.js';
 import type { ReloadDoneMessage } from './diagnostics/reload-message.js';
 import { build, describe, FILE_CONCURRENCY, read } from './application/build.js';
 import { dispatch, dispatchUpgrade, routeUpgrade } from './application/dispatch.js';
+import { quarantineLeft, setGuard } from './application/guard.js';
 import { checkOptions, optionError } from './application/options.js';
 import { nextState, retire } from './application/reload.js';
 import { endUpgrades, UPGRADE_CLOSE_GRACE_MS } from './application/shutdown.js';
@@ -68,6 +70,17 @@ export function createApplication(configDir: string, options: ApplicationOptions
     void first.logging.close();
     throw err;
   }
+  /** Quarantined sites by name: Date.now() until which each answers 503. A reload keeps them; `lift` ends them. */
+  const quarantines = new Map<string, number>();
+  const guardAll = (taken: State) => {
+    taken.entries.forEach((entry, i) => setGuard(entry, taken.limits[i]!, quarantines.get(entry.site.name) ?? 0));
+  };
+  guardAll(state);
+  const entryNamed = (name: string) => state.entries.find((entry) => entry.site.name === name);
+  const guardOne = (name: string) => {
+    const entry = entryNamed(name);
+    if (entry !== undefined) setGuard(entry, state.limits[state.entries.indexOf(entry)]!, quarantines.get(name) ?? 0);
+  };
   let reloading: Promise<unknown> = Promise.resolve();
   let closed = false;
   /** Sites an earlier reload replaced, still waiting for their last request. */
@@ -103,6 +116,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
   const swap = async (): Promise<ReloadResult> => {
     const { state: next, result, retired, retiredLogging } = await nextState(dir, options, state, (tree) => (latestTree = tree));
     state = next;
+    guardAll(next);
     for (const entry of retired) retiring.add(entry);
     void retire(retired, retiredLogging).then(() => {
       for (const entry of retired) retiring.delete(entry);
@@ -177,6 +191,36 @@ export function createApplication(configDir: string, options: ApplicationOptions
     },
     get logger() {
       return state.logging.root;
+    },
+    siteInContext,
+    siteLogger: (name) => siteLogger(state.logging, name),
+    quarantine: (name, seconds) => {
+      quarantines.set(name, Date.now() + seconds * 1000);
+      guardOne(name);
+    },
+    lift: (name) => {
+      const names = name === undefined ? [...quarantines.keys()] : [name];
+      for (const each of names) {
+        quarantines.delete(each);
+        guardOne(each);
+      }
+    },
+    quarantined: (name) => {
+      const until = quarantines.get(name);
+      if (until === undefined) return undefined;
+      const left = quarantineLeft({ limits: state.limits[0]!, quarantinedUntil: until }, Date.now());
+      if (left > 0) return left;
+      quarantines.delete(name);
+      guardOne(name);
+      return undefined;
+    },
+    reopenLogs: () => state.logging.reopen(),
+    siteStates: () => state.entries.map(({ site }) => ({ name: site.name, state: site.state })),
+    loadSites: async (names) => {
+      const wanted = new Set(names);
+      const entries = state.entries.filter(({ site }) => wanted.has(site.name));
+      const failures = await mapLimited(entries, FILE_CONCURRENCY, ({ site }) => site.load());
+      return entries.flatMap(({ site }, i) => (failures[i] === undefined ? [] : [{ site: site.name, message: failures[i] }]));
     },
   };
 

@@ -2,6 +2,7 @@ import type { ConfigTree } from './config/tree.js';
 import type { Logger } from './logger.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
+import type { SiteState } from './sites/site.js';
 import { INTERNAL } from './symbols.js';
 
 /** What the Fastify plugin uses to take a request or leave it to Fastify. */
@@ -32,6 +33,29 @@ export interface ApplicationInternals {
   readonly trustProxy: boolean | undefined;
   /** Upgraded connections `app.close()` cut off because they were still open after its grace. */
   readonly upgradesCut: number;
+  /**
+   * The name of the site whose code is running now — its handler, or a
+   * timer, promise or callback it started; undefined in hostmux's own
+   * code. Works inside `uncaughtException` / `unhandledRejection` listeners.
+   */
+  siteInContext(): string | undefined;
+  /** A site's own logger (`site.<name>`, with `site` bound). */
+  siteLogger(name: string): Logger;
+  /**
+   * Quarantines a site for `seconds`: every request gets 503 with
+   * `Retry-After`, every upgrade a 503. A reload keeps it.
+   */
+  quarantine(name: string, seconds: number): void;
+  /** Ends the quarantine of one site, or of every site. */
+  lift(name?: string): void;
+  /** Seconds left of a site's quarantine; undefined when it is not quarantined. */
+  quarantined(name: string): number | undefined;
+  /** Each site's load state, in file order. */
+  siteStates(): { name: string; state: SiteState }[];
+  /** Reopens the log files (logrotate), as a reload does. */
+  reopenLogs(): void;
+  /** Loads the named sites (those that are not loaded yet); resolves with each that failed and why. */
+  loadSites(names: readonly string[]): Promise<{ site: string; message: string }[]>;
 }
 
 /** The internals of an application made by this copy of hostmux; undefined for anything else. */

@@ -12,6 +12,7 @@ export type AnyResponse = ServerResponse | Http2ServerResponse;
 const BODIES: Record<number, string> = {
   400: 'Bad Request\n',
   404: 'Not Found\n',
+  413: 'Content Too Large\n',
   500: 'Internal Server Error\n',
   502: 'Bad Gateway\n',
   503: 'Service Unavailable\n',
@@ -52,8 +53,8 @@ export function sendStatus(res: AnyResponse, status: number, retryAfter?: number
   res.setHeader('content-type', 'text/plain; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
   if (retryAfter !== undefined) res.setHeader('retry-after', String(retryAfter));
-  // A bad request may have left unread bytes behind: do not reuse the connection.
-  if (status === 400 && !('stream' in res)) res.setHeader('connection', 'close');
+  // A bad request, or a body refused as too large, may have left unread bytes behind: do not reuse the connection.
+  if ((status === 400 || status === 413) && !('stream' in res)) res.setHeader('connection', 'close');
   res.end(body);
 }
 

@@ -1,5 +1,6 @@
 import { byteOrder } from '../config/discover.js';
 import { checkpoint, type Steps } from '../config/steps.js';
+import { limitsOf, type SiteLimits } from '../config/limits.js';
 import { readTreeSteps, type ConfigTree, type TreeSite } from '../config/tree.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { readLoggingConfigSteps } from '../logging/config.js';
@@ -36,6 +37,7 @@ export function* build(
   const trustProxy = trustOf(options, tree);
   const routes: SiteRoutes<Endpoint>[] = [];
   const entries: Entry[] = [];
+  const limits: SiteLimits[] = [];
   for (const file of tree.sites) {
     yield* checkpoint();
     const entry = reuse(file) ?? {
@@ -44,8 +46,11 @@ export function* build(
       inFlight: 0,
       drained: undefined,
       loggers: logging,
+      upgrades: 0,
+      guard: undefined,
     };
     entries.push(entry);
+    limits.push(limitsOf(file.limits, tree.server.limits));
     routes.push({
       name: file.name,
       file: file.file,
@@ -65,7 +70,7 @@ export function* build(
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
-  return { table, entries, defaultEntry, trustProxy, logging, descriptors: undefined };
+  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, descriptors: undefined };
 }
 
 export function describe(entries: readonly Entry[]): readonly SiteDescriptor[] {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { expressTrusts } from '../adapters/express.js';
+import { siteContext } from '../attribution.js';
 import { describeError, loggableError } from '../describe-error.js';
 import { requestRouted, responseFinished } from '../diagnostics/channels.js';
 import type { RequestRoutedMessage } from '../diagnostics/messages.js';
@@ -12,6 +13,8 @@ import { destroyOnError, isClosed, rejectUpgrade, sendStatus, type AnyResponse }
 import type { SiteInfo } from '../site-of.js';
 import { siteLogger } from '../sites/site.js';
 import { QUEUED, RELEASED, SITE_INFO, TRACKED } from '../symbols.js';
+import type { Site } from '../sites/site.js';
+import { admit, refuseUpgrade, startDeadline } from './guard.js';
 import type { Endpoint, Entry, State } from './state.js';
 
 /**
@@ -123,6 +126,8 @@ export function dispatch(
   }
   (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = siteInfo(entry, host, hit);
   access?.begin(req, res, entry.site.name);
+  const guard = entry.guard;
+  if (guard !== undefined && !admit(entry, guard, req, res)) return true;
   entry.inFlight++;
   (res as Tracked)[TRACKED] = entry;
   res.on('close', release);
@@ -142,8 +147,25 @@ export function dispatch(
     const message: RequestRoutedMessage = { request: req, response: res, site: entry.site.name, host };
     requestRouted.publish(message);
   }
-  entry.site.handle(req, res);
+  if (guard !== undefined && guard.limits.timeout !== 0) startDeadline(res, guard.limits.timeout);
+  const started = performance.now();
+  siteContext.run(entry.site.name, handleIn, entry.site, req, res);
+  const took = performance.now() - started;
+  if (took > state.blockWarning && state.blockWarning !== 0) blocked(entry, took, 'request handler');
   return true;
+}
+
+// Shared, so that running a site's code in its context makes no closure per request.
+function handleIn(site: Site, req: AnyRequest, res: AnyResponse): void {
+  site.handle(req, res);
+}
+function upgradeIn(site: Site, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  site.upgrade(req, socket, head);
+}
+
+/** A site's code held the event loop longer than `block_warning`: every other site waited. */
+function blocked({ site, loggers }: Entry, ms: number, where: string): void {
+  siteLogger(loggers, site.name).warn(`site ${site.name} blocked the event loop for ${Math.round(ms)} ms in its ${where} (block_warning)`);
 }
 
 /** Where an upgrade goes: a site's entry, or the status that refuses it. */
@@ -167,8 +189,18 @@ export function dispatchUpgrade(state: State, upgraded: Set<Duplex>, req: Incomi
   const route = routeUpgrade(state, req);
   state.logging.access?.beginUpgrade(req, socket, typeof route === 'number' ? undefined : route.entry.site.name);
   if (typeof route === 'number') return rejectUpgrade(socket, route);
+  const { entry } = route;
+  const refused = entry.guard === undefined ? undefined : refuseUpgrade(entry, entry.guard);
+  if (refused !== undefined) return rejectUpgrade(socket, 503, refused);
   (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = route.info;
   upgraded.add(socket);
-  socket.once('close', () => upgraded.delete(socket));
-  route.entry.site.upgrade(req, socket, head);
+  entry.upgrades++;
+  socket.once('close', () => {
+    upgraded.delete(socket);
+    entry.upgrades--;
+  });
+  const started = performance.now();
+  siteContext.run(entry.site.name, upgradeIn, entry.site, req, socket, head);
+  const took = performance.now() - started;
+  if (took > state.blockWarning && state.blockWarning !== 0) blocked(entry, took, 'upgrade handler');
 }

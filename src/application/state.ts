@@ -1,8 +1,16 @@
+import type { SiteLimits } from '../config/limits.js';
 import type { Logging } from '../logging/index.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { SiteInfo } from '../site-of.js';
 import type { LoggerFactory, Site } from '../sites/site.js';
 import type { SiteDescriptor } from './types.js';
+
+/** What is checked before a site gets a request (application/guard.ts); on its entry while a limit or a quarantine applies. */
+export interface Guard {
+  readonly limits: SiteLimits;
+  /** Date.now() until which the site is quarantined; 0 when it is not. */
+  readonly quarantinedUntil: number;
+}
 
 /**
  * A site of a running configuration. A reload that keeps the site keeps
@@ -18,6 +26,10 @@ export interface Entry {
   drained: (() => void) | undefined;
   /** The loggers the site was made with, where its responses' errors go. */
   readonly loggers: LoggerFactory;
+  /** Upgraded connections handed to the site and still open. */
+  upgrades: number;
+  /** Its limits and quarantine; undefined when neither applies. */
+  guard: Guard | undefined;
 }
 
 /**
@@ -40,6 +52,10 @@ export interface State {
   /** undefined: `trust_proxy` is unset and the host framework decides. */
   readonly trustProxy: boolean | undefined;
   readonly logging: Logging;
+  /** Each entry's limits, by index; applied to the entries when this configuration is taken. */
+  readonly limits: readonly SiteLimits[];
+  /** `block_warning`, in milliseconds; 0 is off. */
+  readonly blockWarning: number;
   /** `app.sites`, made when first read. */
   descriptors: readonly SiteDescriptor[] | undefined;
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
+import { LIMIT_KEYS, NO_LIMITS, limitsOf, readLimits, type SiteLimits } from './limits.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList } from './ini-file.js';
 import { readConfigText } from './read-file.js';
 import { runSync, type Steps } from './steps.js';
@@ -13,16 +14,40 @@ export interface ServerSettings {
   readonly trustProxy: boolean | undefined;
   /** The logging.ini path, relative to the config dir, when set. */
   readonly logging: string | undefined;
+  /** Every site's limits unless its site file sets its own. */
+  readonly limits: SiteLimits;
+  /** `block_warning`, in milliseconds: a longer block of the event loop is logged; 0 is off. */
+  readonly blockWarning: number;
+  /** How `serve` reloads: fresh workers (`restart`) or in each worker (`in-place`). */
+  readonly reload: 'restart' | 'in-place';
+  /** `serve` loads every site before it listens. */
+  readonly preload: boolean;
+  /** A site that crashes its worker `crashLimit` times within `crashWindow` ms is quarantined. */
+  readonly crashLimit: number;
+  readonly crashWindow: number;
+  /** `serve` sends every connection from one client address to the same worker. */
+  readonly sticky: boolean;
 }
 
 export const SERVER_FILE = 'hostmux.conf';
-const SERVER_KEYS = new Set(['sites', 'default_site', 'trust_proxy', 'logging']);
+const SERVER_KEYS = new Set([
+  'sites', 'default_site', 'trust_proxy', 'logging', ...LIMIT_KEYS,
+  'block_warning', 'reload', 'preload', 'crash_limit', 'crash_window', 'sticky',
+]);
 const DEFAULTS: ServerSettings = {
   sites: ['sites-enabled/*.ini'],
   defaultSite: undefined,
   trustProxy: undefined,
   logging: undefined,
+  limits: NO_LIMITS,
+  blockWarning: 500,
+  reload: 'restart',
+  preload: true,
+  crashLimit: 3,
+  crashWindow: 60_000,
+  sticky: false,
 };
+const MAX_CRASH_LIMIT = 1000;
 
 /** Parses a boolean as Python's configparser and Apache do. */
 export function parseBoolean(value: string): boolean | undefined {
@@ -80,20 +105,53 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
       problems.push({ file: SERVER_FILE, section: 'server', key: 'sites', message: 'has an empty glob' });
     }
   }
-  let trustProxy: boolean | undefined;
-  const trustText = scalar('trust_proxy');
-  if (trustText !== undefined) {
-    trustProxy = parseBoolean(trustText);
-    if (trustProxy === undefined) {
-      problems.push({ file: SERVER_FILE, section: 'server', key: 'trust_proxy', message: `"${trustText}" is not true or false` });
-    }
-  }
+  const problem = (key: string, message: string) => problems.push({ file: SERVER_FILE, section: 'server', key, message });
+  const boolean = (key: string, fallback: boolean): boolean => {
+    const text = scalar(key);
+    if (text === undefined) return fallback;
+    const value = parseBoolean(text);
+    if (value === undefined) problem(key, `"${text}" is not true or false`);
+    return value ?? fallback;
+  };
+  const trustProxy = scalar('trust_proxy') === undefined ? undefined : boolean('trust_proxy', false);
   const defaultSite = scalar('default_site');
   const logging = scalar('logging');
+
+  const reloadText = scalar('reload');
+  let reload = DEFAULTS.reload;
+  if (reloadText === 'restart' || reloadText === 'in-place') reload = reloadText;
+  else if (reloadText !== undefined) problem('reload', `"${reloadText}" is not restart or in-place`);
+
+  const seconds = (key: string, fallback: number, positive: boolean): number => {
+    const text = scalar(key);
+    if (text === undefined) return fallback;
+    const value = /^(\d+(\.\d*)?|\.\d+)$/.test(text) ? Number(text) : NaN;
+    if (!(value >= 0) || (positive && value === 0) || value > 86_400) {
+      problem(key, `"${text}" is not a number of seconds${positive ? ' above 0' : ''} (at most 86400)`);
+      return fallback;
+    }
+    return Math.round(value * 1000);
+  };
+  const crashText = scalar('crash_limit');
+  let crashLimit = DEFAULTS.crashLimit;
+  if (crashText !== undefined) {
+    crashLimit = /^\d{1,4}$/.test(crashText) ? Number(crashText) : NaN;
+    if (!(crashLimit >= 0 && crashLimit <= MAX_CRASH_LIMIT)) {
+      problem('crash_limit', `"${crashText}" is not a whole number from 0 (never quarantine) to ${MAX_CRASH_LIMIT}`);
+      crashLimit = DEFAULTS.crashLimit;
+    }
+  }
   return {
     sites,
     defaultSite: defaultSite === '' ? undefined : defaultSite,
     trustProxy,
     logging: logging === '' ? undefined : logging,
+    limits: limitsOf(readLimits(scalar, problem), NO_LIMITS),
+    blockWarning: seconds('block_warning', DEFAULTS.blockWarning, false),
+    reload,
+    preload: boolean('preload', DEFAULTS.preload),
+    crashLimit,
+    crashWindow: seconds('crash_window', DEFAULTS.crashWindow, true),
+    sticky: boolean('sticky', DEFAULTS.sticky),
   };
 }

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { quote, type ConfigProblem } from '../errors.js';
 import { compileDomain, type CompiledDomain } from '../routing/pattern.js';
+import { LIMIT_KEYS, readLimits, type SiteLimits } from './limits.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList, type IniValue } from './ini-file.js';
 
 /**
@@ -19,6 +20,8 @@ export interface SiteFileBase {
   /** The domains and patterns, compiled (those that compiled). */
   readonly domains: readonly CompiledDomain[];
   readonly settings: SiteSettings;
+  /** The limits this site file sets (`max_concurrent`, `max_body`, `timeout`); the rest come from `[server]`. */
+  readonly limits: Partial<SiteLimits>;
 }
 
 /** A site file as read: the keys every site has, and its kind's own (each kind's type in src/sites/<kind>/). */
@@ -58,7 +61,7 @@ export interface SiteKindReader {
 
 const NO_SETTINGS: SiteSettings = Object.freeze({});
 /** The `[site]` keys every kind has. */
-const COMMON_KEYS = ['name', 'domains'];
+const COMMON_KEYS = ['name', 'domains', ...LIMIT_KEYS];
 const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** What the reader needs of a list of kinds, worked out once per list (not per site file). */
@@ -159,7 +162,8 @@ export function readSiteFile(
     settings[other.name] = { ...other.values };
   }
 
-  const base = { name, file, realPath, domains, settings };
+  const limits = readLimits(scalar, (key, message) => problems.push({ ...where(key), message }));
+  const base = { name, file, realPath, domains, settings, limits };
   const kind = kinds.length === 1 ? kinds[0] : undefined;
   const site = kind?.read({ realPath, scalar, problem: (key, message) => problems.push({ ...where(key), message }) }, base);
   return { name, site };

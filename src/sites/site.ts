@@ -18,6 +18,9 @@ export function siteLogger(loggers: LoggerFactory, name: string): Logger {
   return loggers.logger(`site.${name}`).child({ site: name });
 }
 
+/** Where a site is in loading: only a module site is ever other than `ready`. */
+export type SiteState = 'idle' | 'loading' | 'ready' | 'failed';
+
 /** What every kind of site does for the application. */
 export interface Site {
   readonly name: string;
@@ -27,6 +30,8 @@ export interface Site {
   readonly file: string;
   /** Normalised domains and patterns. */
   readonly domains: readonly string[];
+  /** Its load state. */
+  readonly state: SiteState;
   handle(req: AnyRequest, res: AnyResponse): void;
   /**
    * Serves an HTTP upgrade the application routed here. A site that cannot

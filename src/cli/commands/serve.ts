@@ -21,6 +21,8 @@ function serveOptions(configDir: string, values: Values): ServeOptions {
     workers: integerOption(values, 'workers', availableParallelism(), 1, 1024),
     drainMs: secondsOption(values, 'drain', DEFAULT_DRAIN_SECONDS),
     watch: values.watch === true,
+    sticky: values.sticky === true,
+    inProcess: values['in-process'] === true,
     pidfile: typeof values.pidfile === 'string' ? resolve(values.pidfile) : undefined,
   };
 }
@@ -28,7 +30,10 @@ function serveOptions(configDir: string, values: Values): ServeOptions {
 /** In a cluster worker, the same arguments make it a worker. */
 async function run({ configDir, values }: Invocation): Promise<number> {
   const options = serveOptions(configDir, values);
-  if (options.workers === 1) return (await import('../serve/single.js')).serveInProcess(options);
+  if (options.inProcess) {
+    if (values.workers !== undefined || options.sticky) throw new UsageError('--in-process serves in this one process: it takes no --workers or --sticky');
+    return (await import('../serve/single.js')).serveInProcess(options);
+  }
   const { default: cluster } = await import('node:cluster');
   if (cluster.isPrimary) return (await import('../serve/primary.js')).serveWithWorkers(options);
   return (await import('../serve/worker.js')).serveAsWorker(options);
@@ -37,16 +42,20 @@ async function run({ configDir, values }: Invocation): Promise<number> {
 export const serve: Command = {
   name: 'serve',
   summary: 'serve every enabled site',
-  synopsis: '[--port 8080] [--host 127.0.0.1] [--workers N] [--drain 30] [--watch] [--pidfile FILE]',
+  synopsis: '[--port 8080] [--host 127.0.0.1] [--workers N] [--sticky] [--drain 30] [--watch] [--pidfile FILE] [--in-process]',
   description: [
-    'Serves every enabled site over HTTP. With --workers 1 it serves in this process;',
-    'with more, a cluster primary forks that many workers sharing the port, and',
-    'replaces one that dies. --port 0 takes a free port; the address is logged as',
-    '"listening on http://HOST:PORT".',
+    'Serves every enabled site over HTTP. A primary process supervises --workers',
+    'worker processes (even one) sharing the port: a worker that crashes is replaced,',
+    'and a site that crashes workers 3 times within 60 s is quarantined (503) until a',
+    'reload ([server] crash_limit, crash_window). Every site is loaded before',
+    '"listening on http://HOST:PORT" is logged ([server] preload). --port 0 takes a',
+    'free port. --in-process serves in this one process, unsupervised (development).',
     '',
-    'Signals (to the pid --pidfile holds): SIGHUP reloads the configuration in every',
-    'worker without dropping a request (a bad configuration is logged and the old one',
-    'keeps serving). SIGTERM or SIGINT stops accepting and lets in-flight requests',
+    'Signals (to the pid --pidfile holds): SIGHUP reloads without dropping a request:',
+    'the primary checks the tree (a bad one is logged and changes nothing), starts new',
+    'workers on it, and once they have loaded and listen, the old ones drain',
+    '([server] reload = restart; in-place reloads inside each worker instead).',
+    'SIGTERM or SIGINT stops accepting and lets in-flight requests',
     'finish; then it closes the sites (a site\'s close() should end its WebSockets) and',
     'waits for upgraded connections to end: all within --drain seconds. It exits 0, or',
     '1 if requests or connections had to be cut off. A second SIGTERM or SIGINT cuts',
@@ -63,14 +72,18 @@ export const serve: Command = {
     drain: { type: 'string' },
     watch: { type: 'boolean' },
     pidfile: { type: 'string' },
+    sticky: { type: 'boolean' },
+    'in-process': { type: 'boolean' },
   },
   optionHelp: [
     ['-p, --port PORT', `the port to listen on (default ${DEFAULT_PORT}; 0 for any free port)`],
     ['--host ADDRESS', `the address to listen on (default ${DEFAULT_HOST}; 0.0.0.0 or :: for all)`],
-    ['-w, --workers N', 'worker processes (default: available parallelism; 1 serves in-process)'],
+    ['-w, --workers N', 'worker processes (default: available parallelism)'],
+    ['--sticky', 'send every connection from one client address to the same worker (WebSockets, in-memory sessions)'],
     ['--drain SECONDS', `how long SIGTERM waits for in-flight requests and WebSockets (default ${DEFAULT_DRAIN_SECONDS})`],
     ['--watch', 'reload by itself when the configuration changes on disk'],
     ['--pidfile FILE', 'write the pid that takes signals to FILE; removed on exit'],
+    ['--in-process', 'serve in this process, without workers or supervision (development)'],
   ],
   arity: [0, 0],
   run,

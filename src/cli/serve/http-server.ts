@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Application } from '../../application.js';
 import { internalsOf } from '../../internal.js';
@@ -42,8 +42,18 @@ export interface Served {
    * open (when requests ran to the bound, `close` is called first and those
    * still open once it settles are cut). Resolves, once `close` has
    * settled, with what was cut off.
+   *
+   * `gentle` (a rolling reload, a crashed worker): idle keep-alive
+   * connections are not closed under a client that may be sending on them
+   * that very moment; each ends after its next response (`Connection:
+   * close`) or its keep-alive timeout, and the sites close once all have.
    */
-  drain(ms: number, close: () => Promise<void>): Promise<Cut>;
+  drain(ms: number, close: () => Promise<void>, gentle?: boolean): Promise<Cut>;
+  /**
+   * Serves a connection the primary accepted and handed over (`--sticky`):
+   * this server does not listen itself.
+   */
+  take(socket: Socket): void;
   /** Ends a drain now, cutting what is still in flight. */
   cutNow(): void;
 }
@@ -53,11 +63,15 @@ const UNAVAILABLE = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nCo
 export function createServer(app: Application): Served {
   const inFlight = new Set<http.ServerResponse>();
   const upgraded = new Set<Duplex>();
+  /** Open HTTP connections (not upgraded ones): a gentle drain waits for them. */
+  const connections = new Set<Duplex>();
   let draining = false;
   /** Set while draining: checks whether all is done. */
   let settle: (() => void) | undefined;
   /** Set while draining: ends it at once. */
   let finish: (() => void) | undefined;
+  /** A cut asked for before the drain began (a second signal right after the first): it cuts at once. */
+  let cutAsked = false;
 
   // One listener for every response, rather than a closure (or once()'s wrapper) per request.
   function released(this: http.ServerResponse): void {
@@ -76,7 +90,15 @@ export function createServer(app: Application): Served {
     },
   );
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => {
+      connections.delete(socket);
+      settle?.();
+    });
+  });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    connections.delete(socket);
     if (draining) {
       // Before writing: a client resetting the connection would otherwise crash the process.
       socket.on('error', destroyOnError);
@@ -100,13 +122,15 @@ export function createServer(app: Application): Served {
       });
     });
 
-  const drain = (ms: number, close: () => Promise<void>) =>
+  const drain = (ms: number, close: () => Promise<void>, gentle = false) =>
     new Promise<Cut>((resolve) => {
       draining = true;
-      server.close(() => {});
+      // http.Server's close() also closes idle connections; net.Server's only stops accepting.
+      if (gentle) net.Server.prototype.close.call(server, () => {});
+      else server.close(() => {});
       for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
       // A response whose head is out keeps its connection alive: close each once idle.
-      const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+      const sweep = gentle ? undefined : setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
       let closing: Promise<void> | undefined;
       // Deferred a tick: close() may end sockets, whose listeners settle again.
       const closeSites = () => (closing ??= Promise.resolve().then(close));
@@ -130,13 +154,30 @@ export function createServer(app: Application): Served {
       const bound = setTimeout(() => void end(true), ms);
       finish = () => void end(true);
       settle = () => {
-        if (inFlight.size > 0) return;
+        if (inFlight.size > 0 || (gentle && connections.size > 0)) return;
         void closeSites();
         if (upgraded.size === 0) void end(false);
       };
-      server.closeIdleConnections();
+      if (!gentle) server.closeIdleConnections();
       settle();
+      if (cutAsked) finish?.();
     });
 
-  return { server, listen, drain, cutNow: () => finish?.() };
+  let tracking = false;
+  const take = (socket: Socket) => {
+    // Node sets up its timeout checks and connection tracking on 'listening',
+    // which a server that never listens does not emit by itself.
+    if (!tracking) {
+      tracking = true;
+      server.emit('listening');
+    }
+    server.emit('connection', socket);
+    socket.resume();
+  };
+
+  const cutNow = () => {
+    cutAsked = true;
+    finish?.();
+  };
+  return { server, listen, drain, take, cutNow };
 }

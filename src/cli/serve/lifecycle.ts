@@ -69,7 +69,7 @@ export async function closeApplication(app: Application): Promise<void> {
  * `in-process`, `2 workers`). Returns why the pid file could not be written
  * (nothing is logged then), else undefined.
  */
-export function announceListening(app: Application, options: ServeOptions, address: AddressInfo, how: string): string | undefined {
+export function announceListening(app: Application, options: ServeOptions, address: AddressInfo, how: string, failed = 0): string | undefined {
   if (options.pidfile !== undefined) {
     try {
       writePidfile(options.pidfile);
@@ -77,6 +77,7 @@ export function announceListening(app: Application, options: ServeOptions, addre
       return `cannot write the pid file: ${(error as Error).message}`;
     }
   }
-  loggerOf(app).info(`listening on ${urlOf(address)} (pid ${process.pid}, ${how}, ${plural(app.sites.length, 'site')})`);
+  const sites = `${plural(app.sites.length, 'site')}${failed > 0 ? ` (${failed} failed to load)` : ''}`;
+  loggerOf(app).info(`listening on ${urlOf(address)} (pid ${process.pid}, ${how}, ${sites})`);
   return undefined;
 }

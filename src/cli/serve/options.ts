@@ -7,6 +7,10 @@ export interface ServeOptions {
   /** --drain, in milliseconds. */
   readonly drainMs: number;
   readonly watch: boolean;
+  /** --sticky: connections by client address to one worker (or `[server] sticky`). */
+  readonly sticky: boolean;
+  /** --in-process: no primary, no workers; for development. */
+  readonly inProcess: boolean;
   readonly pidfile: string | undefined;
 }
 
@@ -15,3 +19,6 @@ export function urlOf(address: { address: string; port: number }): string {
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
   return `http://${host}:${address.port}`;
 }
+
+/** Set (to `1`) in a worker's environment when the primary hands it connections. */
+export const STICKY_ENV = 'HOSTMUX_STICKY';

@@ -1,3 +1,4 @@
+import net, { type AddressInfo } from 'node:net';
 import { OK, PROBLEMS } from '../command.js';
 import {
   RELOAD_FAILED, announceListening, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
@@ -5,12 +6,14 @@ import {
 import { plural } from '../output.js';
 import { removePidfile } from './pidfile.js';
 import { WorkerPool, type ReloadReply } from './pool.js';
+import type { LoadFailure } from './messages.js';
 import type { ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
+import type { Logger } from '../../logger.js';
 import { watchTree, type Watcher } from './watch.js';
 
-/** One log line per distinct outcome of a reload, not one per worker. */
-function reportReload(replies: readonly ReloadReply[], log: ReturnType<typeof loggerOf>): void {
+/** One log line per distinct outcome of an in-place reload, not one per worker. */
+function reportReload(replies: readonly ReloadReply[], log: Logger): void {
   const done = replies.filter((reply) => reply.result !== undefined);
   const failures = new Map<string, number[]>();
   for (const reply of replies) {
@@ -25,41 +28,79 @@ function reportReload(replies: readonly ReloadReply[], log: ReturnType<typeof lo
   }
 }
 
+/** Each site that failed to load, once, with why (the file and line of a module that does not parse). */
+function reportLoadFailures(failures: readonly LoadFailure[], log: Logger): void {
+  for (const failure of failures) log.error(`site ${failure.site} failed to load and answers 503: ${failure.message}`);
+}
+
+/** The primary's own listener for --sticky: it accepts, the workers serve. */
+function listenSticky(pool: WorkerPool, port: number, host: string): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => pool.dispatch(socket));
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
+
 /**
- * `serve --workers N`, N > 1: the cluster primary. It keeps an application
- * of its own that never serves (modules load lazily, so it imports
- * nothing): it checks the tree at start and before each reload, and gives
- * the primary hostmux's configured logger.
+ * `serve`: the cluster primary. It supervises the workers (even one) and
+ * never serves; it keeps an application of its own that loads no site
+ * (modules load lazily), to check the tree at start and before each reload
+ * and to give the primary hostmux's configured logger.
  */
 export async function serveWithWorkers(options: ServeOptions): Promise<number> {
   const app = startApplication(options.configDir);
   if (app === undefined) return PROBLEMS;
   const log = () => loggerOf(app);
-  const pool = new WorkerPool(options, log);
+  const server = () => internalsOf(app)!.tree.server;
+  const sticky = options.sticky || server().sticky;
+  const pool = new WorkerPool(
+    { workers: options.workers, drainMs: options.drainMs, sticky, settings: () => server() },
+    log,
+  );
   let watcher: Watcher | undefined;
+  let listener: net.Server | undefined;
   let stopping = false;
-  let reloading = Promise.resolve();
 
   const reloadNow = async () => {
     if (stopping) return;
     try {
-      // A bad tree is reported once, here.
-      await app.reload();
+      // The tree is checked here first: a refused tree changes nothing and is reported once.
+      const result = await app.reload();
+      if (server().reload === 'in-place') {
+        reportReload(await pool.reloadInPlace(), log());
+        return;
+      }
+      const rolled = await pool.roll();
+      reportLoadFailures(rolled.failures, log());
+      if (rolled.ok) log().info(`configuration reloaded: ${describeReload(result)}; ${plural(options.workers, 'new worker')} ${options.workers === 1 ? 'serves' : 'serve'} it`);
+      else log().error(`reload failed, the previous workers keep serving: ${rolled.reason}`);
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
-      // The workers still reload, and fail quietly like the check did: a
-      // refused reload reopens their log files, which logrotate's SIGHUP needs.
-      await pool.reload();
-      return;
+      // A refused reload still reopens the workers' log files, which logrotate's SIGHUP needs.
+      pool.reopenLogs();
     }
-    reportReload(await pool.reload(), log());
   };
-  // One reload at a time, so that workers' answers are not mixed up.
-  const reload = () => (reloading = reloading.then(reloadNow));
+  // One reload at a time, none before the workers first serve; signals that come while one waits to run join it.
+  let starting: Promise<unknown> = Promise.resolve();
+  let reloading = Promise.resolve();
+  let queued: Promise<void> | undefined;
+  const reload = (): Promise<void> => {
+    queued ??= Promise.all([reloading, starting]).then(() => {
+      queued = undefined;
+      return reloadNow();
+    });
+    reloading = queued;
+    return queued;
+  };
 
   return new Promise<number>((resolve) => {
     const finish = async (code: number, message: string) => {
       watcher?.close();
+      listener?.close();
       log().info(message);
       await closeApplication(app);
       if (options.pidfile !== undefined) removePidfile(options.pidfile);
@@ -72,6 +113,8 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
         return;
       }
       stopping = true;
+      // No new connection reaches a worker that drains.
+      listener?.close();
       log().info(`${signal}: stopping ${plural(pool.size, 'worker')}; in-flight requests have ${options.drainMs / 1000} s to finish`);
       const clean = await pool.stop();
       await finish(clean ? OK : PROBLEMS, clean ? 'stopped' : 'stopped; the drain bound cut requests off');
@@ -89,12 +132,26 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
       await pool.stop();
       await finish(PROBLEMS, 'stopped');
     };
-    pool.start().then(
-      (address) => {
+    const started = async () => {
+      const { address, failures } = await pool.start();
+      if (!sticky) return { address: address!, failures };
+      try {
+        listener = await listenSticky(pool, options.port, options.host);
+      } catch (error) {
+        throw new Error(`cannot listen on ${options.host} port ${options.port}: ${(error as Error).message}`);
+      }
+      return { address: listener.address() as AddressInfo, failures };
+    };
+    const first = started();
+    starting = first.catch(() => {});
+    first.then(
+      ({ address, failures }) => {
         if (stopping) return;
+        reportLoadFailures(failures, log());
         // Armed before "listening" is said: a change made by whoever waits for that line is seen.
         if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
-        const problem = announceListening(app, options, address, plural(options.workers, 'worker'));
+        const how = `${plural(options.workers, 'worker')}${sticky ? ', sticky' : ''}`;
+        const problem = announceListening(app, options, address, how, failures.length);
         if (problem !== undefined) {
           watcher?.close();
           void fail(problem);

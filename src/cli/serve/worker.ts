@@ -1,8 +1,12 @@
+import type { Socket } from 'node:net';
 import { createApplication, type Application } from '../../application.js';
+import { siteContext } from '../../attribution.js';
+import { describeError, loggableError } from '../../describe-error.js';
+import { internalsOf, type ApplicationInternals } from '../../internal.js';
 import { createServer, describeCut } from './http-server.js';
 import { closeApplication, describeReloadError, loggerOf } from './lifecycle.js';
-import { isToWorker, type FromWorker } from './messages.js';
-import type { ServeOptions } from './options.js';
+import { isToWorker, type FromWorker, type LoadFailure, type ToWorker } from './messages.js';
+import { STICKY_ENV, type ServeOptions } from './options.js';
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
@@ -11,18 +15,35 @@ function send(message: FromWorker): Promise<void> {
   });
 }
 
+/** How long a crashed worker waits for the primary's word (its replacement serves) before it drains anyway. */
+const CRASH_GRACE_MS = 10_000;
+
+/** process.exit as Node made it: the worker replaces it for sites' code. */
+const exitProcess: (code?: number | string | null) => never = process.exit.bind(process);
+
 /** Tells the primary why this worker cannot serve, then exits. */
 async function fail(message: string): Promise<never> {
   await send({ hostmux: 'failed', message });
-  process.exit(1);
+  exitProcess(1);
+}
+
+/** Loads what the primary asked for before serving; the sites that failed. */
+async function preload(internals: ApplicationInternals, app: Application, load: 'all' | readonly string[]): Promise<LoadFailure[]> {
+  const names = load === 'all' ? app.sites.map((site) => site.name) : load;
+  // A quarantined site is not loaded: loading it would run the code that crashed.
+  return internals.loadSites(names.filter((name) => internals.quarantined(name) === undefined));
 }
 
 /**
- * A cluster worker of `serve`: its own application and server on the
- * shared port. The primary tells it to reload, stop or cut; the exit code
- * says whether the drain bound cut requests off.
+ * A cluster worker of `serve`: its own application and server. It says
+ * 'ready', gets 'start' (quarantines, what to load), loads, then listens on
+ * the shared port (or, with --sticky, takes the connections the primary
+ * hands it). The primary tells it to reload, stop or cut; the exit code says
+ * whether the drain bound cut requests off (or 1 after a crash).
  */
 export async function serveAsWorker(options: ServeOptions): Promise<never> {
+  // The primary decides, once: a reload that changes `sticky` does not move its listener.
+  const sticky = process.env[STICKY_ENV] === '1';
   // The primary handles these: Ctrl-C reaches the whole process group, and
   // SIGHUP's default action would end the worker.
   process.on('SIGINT', () => {});
@@ -33,38 +54,128 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
   } catch (error) {
     return fail(describeReloadError(error));
   }
+  const internals = internalsOf(app)!;
   const served = createServer(app);
 
-  let listening: Promise<unknown> | undefined;
+  let serving: Promise<unknown> | undefined;
   let stopping = false;
-  const stop = async () => {
+  let crashed = false;
+  const stop = async (gentle: boolean) => {
     if (stopping) return;
     stopping = true;
-    await listening;
+    await serving;
     // The sites close once the requests are done, so that they can end their WebSockets within the drain.
-    const cut = describeCut(await served.drain(options.drainMs, () => closeApplication(app)));
+    const draining = served.drain(options.drainMs, () => closeApplication(app), gentle);
+    // After the server's close: the primary (a rolling reload) learns no new connection comes here.
+    void send({ hostmux: 'draining' });
+    const cut = describeCut(await draining);
     if (cut !== undefined) loggerOf(app).warn(`worker ${process.pid}: ${cut}`);
-    process.exit(cut === undefined ? 0 : 1);
+    exitProcess(crashed || cut !== undefined ? 1 : 0);
   };
+
+  // A site's code threw where nothing catches it (a timer, a promise it
+  // started, an event listener): the process may be in any state, so this
+  // worker stops taking connections, lets the other requests in flight
+  // finish within the drain bound, and exits; the primary has started its
+  // replacement on the first word of it.
+  const crash = (what: string, error: unknown) => {
+    // The exit a site called, thrown on and not caught: said already.
+    if (crashed && error instanceof SiteExitError) return;
+    const site = internals.siteInContext();
+    const logger = site === undefined ? loggerOf(app) : internals.siteLogger(site);
+    const whose = site === undefined ? 'outside any site' : `in site ${site}`;
+    logger.error({ err: loggableError(error) }, `worker ${process.pid}: ${what} ${whose}: ${describeError(error)}`);
+    if (crashed) return;
+    crashed = true;
+    // It keeps taking connections until its replacement serves (the primary then
+    // says stop): with one worker, stopping now would refuse connections meanwhile.
+    // The drain is hostmux's work, not the site's: it runs outside the site's context.
+    siteContext.exit(() => {
+      void send({ hostmux: 'crashed', site });
+      setTimeout(() => void stop(true), CRASH_GRACE_MS);
+    });
+  };
+  process.on('uncaughtException', (error) => crash('uncaught exception', error));
+  process.on('unhandledRejection', (reason) => crash('unhandled rejection', reason));
+  // process.exit() from a site's code would end every other site's requests at once: it is that site's crash instead.
+  process.exit = (code?: number | string | null) => {
+    if (internals.siteInContext() === undefined) return exitProcess(code);
+    const error = new SiteExitError(code);
+    crash('call of process.exit()', error);
+    // Whatever follows the call in the site's code must not run as if the process had ended.
+    throw error;
+  };
+
+  const begin = async (start: Extract<ToWorker, { hostmux: 'start' }>) => {
+    for (const [site, seconds] of Object.entries(start.quarantined)) internals.quarantine(site, seconds);
+    const failures = await preload(internals, app, start.load);
+    await send({ hostmux: 'loaded', failures });
+  };
+  const listen = async () => {
+    if (stopping) return;
+    if (sticky) {
+      await send({ hostmux: 'serving' });
+      return;
+    }
+    await served.listen(options.port, options.host).then(
+      () => true,
+      (error: Error) => fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`),
+    );
+  };
+
   // A worker sent SIGTERM on its own stops gracefully; the primary replaces it.
-  process.on('SIGTERM', () => void stop());
-  process.on('message', (message: unknown) => {
+  process.on('SIGTERM', () => void stop(false));
+  process.on('message', (message: unknown, handle: unknown) => {
     if (!isToWorker(message)) return;
-    if (message.hostmux === 'stop') void stop();
-    else if (message.hostmux === 'cut') served.cutNow();
-    else if (message.hostmux === 'reload' && !stopping) {
-      const id = message.id;
-      app.reload().then(
-        (result) => send({ hostmux: 'reloaded', id, result }),
-        (error: unknown) => send({ hostmux: 'reload-failed', id, message: describeReloadError(error) }),
-      );
+    switch (message.hostmux) {
+      case 'start':
+        void begin(message);
+        break;
+      case 'listen':
+        serving = listen();
+        break;
+      case 'connection':
+        if (stopping) (handle as Socket | undefined)?.destroy();
+        else if (handle !== undefined) served.take(handle as Socket);
+        break;
+      case 'stop':
+        void stop(message.gentle);
+        break;
+      case 'cut':
+        served.cutNow();
+        break;
+      case 'quarantine':
+        internals.quarantine(message.site, message.seconds);
+        break;
+      case 'lift':
+        internals.lift();
+        break;
+      case 'reopen':
+        internals.reopenLogs();
+        break;
+      case 'states': {
+        const ready = internals.siteStates().filter((site) => site.state === 'ready').map((site) => site.name);
+        void send({ hostmux: 'states', id: message.id, ready });
+        break;
+      }
+      case 'reload':
+        if (stopping) break;
+        app.reload().then(
+          (result) => send({ hostmux: 'reloaded', id: message.id, result }),
+          (error: unknown) => send({ hostmux: 'reload-failed', id: message.id, message: describeReloadError(error) }),
+        );
+        break;
     }
   });
   // A message sent before this listener existed would be lost: the primary holds its messages until this one.
   void send({ hostmux: 'ready' });
-  listening = served.listen(options.port, options.host).then(
-    () => true,
-    (error: Error) => fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`),
-  );
   return new Promise<never>(() => {});
+}
+
+/** What `process.exit()` throws when a site's code calls it in a worker: the site crashed, not the process. */
+class SiteExitError extends Error {
+  constructor(code: number | string | null | undefined) {
+    super(`process.exit(${code ?? ''}) called by a site`);
+    this.name = 'SiteExitError';
+  }
 }

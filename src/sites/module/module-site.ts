@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { SiteSettings } from '../../config/site-file.js';
 import type { ModuleSiteFile } from './settings.js';
+import { siteContext } from '../../attribution.js';
 import { fileDigest } from '../../config/read-file.js';
 import { describeError, loggableError } from '../../describe-error.js';
 import { siteLoaded, siteLoadFailed } from '../../diagnostics/channels.js';
@@ -14,8 +15,9 @@ import type { Logger } from '../../logger.js';
 import type { AnyRequest } from '../../routing/request-host.js';
 import { answerFailure, destroySiteSocket, rejectUpgrade, sendStatus, type AnyResponse } from '../../respond.js';
 import { fetchListener, type FetchHandler } from './fetch-bridge.js';
+import { syntaxErrorLocation } from './failure-location.js';
 import { LoadQueue, stillThere } from './load-queue.js';
-import { siteLogger, type LoggerFactory, type Site } from '../site.js';
+import { siteLogger, type LoggerFactory, type Site, type SiteState } from '../site.js';
 import { TIMED_OUT, within } from '../../within.js';
 
 /**
@@ -162,6 +164,12 @@ export class ModuleSite implements Site {
     this.#loadQueue = config.loadQueue;
   }
 
+  get state(): SiteState {
+    if (this.#loading === undefined) return 'idle';
+    if (!this.#settled) return 'loading';
+    return this.#listener !== undefined ? 'ready' : 'failed';
+  }
+
   /** Made when the site first logs. */
   #logger(): Logger {
     return (this.#siteLogger ??= siteLogger(this.#loggers, this.name));
@@ -250,7 +258,8 @@ export class ModuleSite implements Site {
    * settles late is closed then.
    */
   async #importWithin(): Promise<string | undefined> {
-    const importing = this.#import();
+    // The module's evaluation and createHandler are the site's code, and so is all they start.
+    const importing = siteContext.run(this.name, () => this.#import());
     const stopped = new Promise<typeof CLOSED>((resolve) => (this.#stopLoadWait = () => resolve(CLOSED)));
     const outcome = await within(Promise.race([importing, stopped]), this.#loadTimeout);
     this.#stopLoadWait = undefined;
@@ -395,7 +404,8 @@ export class ModuleSite implements Site {
       this.#listener = listener;
       return undefined;
     } catch (err) {
-      return this.#loadFailed(`${step}: ${describeError(err)}`, err);
+      const at = await syntaxErrorLocation(err, handler, this.#configDir);
+      return this.#loadFailed(`${step}: ${describeError(err)}${at === undefined ? '' : ` (at ${at})`}`, err);
     }
   }
 

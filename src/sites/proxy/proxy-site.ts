@@ -67,6 +67,8 @@ function hasBody(req: AnyRequest): boolean {
 /** A `proxy =` site: forwards requests and upgrades to an upstream HTTP server (README: Proxy sites). */
 export class ProxySite implements Site {
   readonly kind = 'proxy';
+  /** Nothing to load. */
+  readonly state = 'ready';
   readonly name: string;
   readonly file: string;
   readonly domains: readonly string[];

@@ -7,6 +7,8 @@ import type { Site } from '../site.js';
 /** A `redirect =` site: the configured target plus the request's path and query. */
 export class RedirectSite implements Site {
   readonly kind = 'redirect';
+  /** Nothing to load. */
+  readonly state = 'ready';
   readonly name: string;
   readonly file: string;
   readonly domains: readonly string[];

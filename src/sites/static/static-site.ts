@@ -106,6 +106,8 @@ const CHECK_MEMORY = 4_096;
 /** A `root =` site: files under one directory, served with `send`. */
 export class StaticSite implements Site {
   readonly kind = 'static';
+  /** Nothing to load. */
+  readonly state = 'ready';
   readonly name: string;
   readonly file: string;
   readonly domains: readonly string[];
