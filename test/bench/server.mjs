@@ -4,7 +4,8 @@
 //
 //   node server.mjs KIND [TREE_DIR | MODULE]
 //
-// KIND: bare (node:http, one handler: the limit), hostmux, express (Express 5
+// KIND: bare (node:http, one handler: the limit), hostmux, limits (hostmux
+// with max_concurrent, max_body and timeout on for every site), express (Express 5
 // with one vhost() per site), fastify (Fastify 5, a catch-all route and a
 // Map), single (node:http serving one site module: the memory comparison).
 // TREE_DIR is a tree written by test/bench/sites.ts; `single` takes the
@@ -57,7 +58,7 @@ let app;
 /** Messages the counting subscriber got (HOSTMUX_BENCH_DIAGNOSTICS=1); undefined when not subscribed. */
 let published;
 
-async function hostmuxListener() {
+async function hostmuxListener(treeDir = dir) {
   const { createApplication, diagnosticsChannels } = await import(DIST);
   if (process.env.HOSTMUX_BENCH_DIAGNOSTICS === '1') {
     const { subscribe } = await import('node:diagnostics_channel');
@@ -65,7 +66,7 @@ async function hostmuxListener() {
     const onMessage = () => { published++; };
     for (const name of Object.values(diagnosticsChannels)) subscribe(name, onMessage);
   }
-  app = createApplication(dir);
+  app = createApplication(treeDir);
   return app;
 }
 
@@ -153,6 +154,7 @@ async function start() {
   if (kind === 'fastify') return fastifyServer();
   const listener = kind === 'bare' ? siteHandler
     : kind === 'hostmux' ? await hostmuxListener()
+    : kind === 'limits' ? await hostmuxListener(join(dir, 'limits'))
     : kind === 'express' ? await expressListener()
     : kind === 'single' ? await singleListener()
     : kind === 'send' ? await sendListener()

@@ -1,5 +1,5 @@
 // The generated sites of the benchmark, and the trees they are written to.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -108,5 +108,9 @@ export function writeTree(sites: readonly BenchSite[], modules: 'shared' | 'per-
     );
   }
   writeFileSync(join(dir, 'sites.json'), JSON.stringify(sites));
+  // The same sites with every limit on (the `limits` server kind): what checking them costs a request.
+  mkdirSync(join(dir, 'limits'));
+  symlinkSync('../sites-enabled', join(dir, 'limits', 'sites-enabled'));
+  writeFileSync(join(dir, 'limits', 'hostmux.conf'), '[server]\nmax_concurrent = 10000\nmax_body = 1m\ntimeout = 30\n');
   return { dir, sites, modules: files, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

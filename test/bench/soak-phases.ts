@@ -105,7 +105,7 @@ export async function runReloads(options: ReloadOptions, placement: Placement): 
       if (body === expected) break;
       if (Date.now() > deadline) throw new Error(`the last round's code never answered: got "${body}", expected "${expected}"`);
     }
-    const reported = server.log().match(/configuration reloaded in \d+ of \d+ workers/g)?.length ?? 0;
+    const reported = server.log().match(/configuration reloaded(?: in \d+ of \d+ workers)?:/g)?.length ?? 0;
     return { reloads: sent, seconds: result.elapsedMs / 1000, requests: result.requests, non2xx: result.non2xx, errors: result.errors, reported };
   } finally {
     await server.stop();
@@ -135,18 +135,18 @@ export interface CrashResult {
   readonly successRate: number;
   /** A probe of the healthy site every `probeEveryMs` (new connection each): what a client sees over time. */
   readonly probe: ProbeResult;
-  /** The longest restart delay the primary announced, in s (it backs off for workers that die young). */
-  readonly longestRestartDelayS: number;
+  /** Seconds from the first crashing request to the primary's quarantine of the site; undefined when it never came. */
+  readonly quarantinedAfterS: number | undefined;
 }
 
-const CRASH_TREE = {
-  'sites-enabled/healthy.ini': '[site]\ndomains = healthy.test\nhandler = ../healthy.mjs\n',
+/** Nine healthy sites, and one that throws in a timer after each answer (an uncaught exception in its worker). */
+const HEALTHY = Array.from({ length: 9 }, (_, k) => `healthy${k}.test`);
+const CRASH_TREE: Record<string, string> = {
   'healthy.mjs': "export default (req, res) => res.end('ok\\n');\n",
   'sites-enabled/crash.ini': '[site]\ndomains = crash.test\nhandler = ../crash.mjs\n',
-  // Answers, then throws outside any request: an uncaught exception ends the worker process.
   'crash.mjs': "export default (req, res) => { res.end('bye\\n'); setTimeout(() => { throw new Error('crashing on purpose'); }, 5); };\n",
 };
-
+for (const [k, host] of HEALTHY.entries()) CRASH_TREE[`sites-enabled/healthy${k}.ini`] = `[site]\ndomains = ${host}\nhandler = ../healthy.mjs\n`;
 
 export interface ProbeResult {
   readonly sent: number;
@@ -181,28 +181,31 @@ export async function runCrashes(options: CrashOptions, placement: Placement): P
   const server = await startCli(t.dir, ['--workers', '2'], placement.server);
   try {
     const until = Date.now() + options.seconds * 1000;
-    const load = placement.loadgen.run(server.port, ['healthy.test'], options.connections, options.seconds);
-    const probe = pacedProbe(server.port, 'healthy.test', until, options.probeEveryMs);
+    const load = placement.loadgen.run(server.port, HEALTHY, options.connections, options.seconds);
+    const probe = pacedProbe(server.port, HEALTHY[0]!, until, options.probeEveryMs);
     let crashRequests = 0;
+    let firstCrash: number | undefined;
     while (Date.now() + options.crashEveryMs <= until) {
       await sleep(options.crashEveryMs);
       crashRequests++;
-      // May fail: the worker it reaches may be dying or not yet replaced.
+      firstCrash ??= Date.now();
+      // Answered 200 until the site is quarantined, 503 after.
       await timedGet(server.port, 'crash.test', 5_000);
     }
     const result = await load;
     const probed = await probe;
-    const delays = [...server.log().matchAll(/starting another in ([\d.]+) s/g)].map((m) => Number(m[1]));
+    const replaced = server.log().match(/is serving, replacing worker/g)?.length ?? 0;
+    const quarantine = /^(\S+) ERROR root: site crash crashed a worker/m.exec(server.log());
     return {
       seconds: result.elapsedMs / 1000,
       crashRequests,
-      workerExits: delays.length,
+      workerExits: replaced,
       requests: result.requests,
       non2xx: result.non2xx,
       errors: result.errors,
       successRate: successRate(result.requests, result.non2xx, result.errors),
       probe: probed,
-      longestRestartDelayS: delays.length === 0 ? 0 : Math.max(...delays),
+      quarantinedAfterS: quarantine === null || firstCrash === undefined ? undefined : (Date.parse(quarantine[1]!) - firstCrash) / 1000,
     };
   } finally {
     await server.stop();
