@@ -126,7 +126,9 @@ export interface CrashOptions {
 export interface CrashResult {
   readonly seconds: number;
   readonly crashRequests: number;
-  /** Workers that exited and were replaced, from the primary's log. */
+  /** Crashes the workers logged, blamed on the crashing site. */
+  readonly crashes: number;
+  /** Replacements that came to serve, from the primary's log. */
   readonly workerExits: number;
   /** The load on the healthy site (autocannon): a connection refused while no worker serves is retried at once, so errors count attempts, not time. */
   readonly requests: number;
@@ -199,6 +201,7 @@ export async function runCrashes(options: CrashOptions, placement: Placement): P
     return {
       seconds: result.elapsedMs / 1000,
       crashRequests,
+      crashes: server.log().match(/uncaught exception in site crash:/g)?.length ?? 0,
       workerExits: replaced,
       requests: result.requests,
       non2xx: result.non2xx,

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       log('crashes: a site throws in a timer every 2 s for 60 s, 9 healthy sites under load');
       const r = await runCrashes({ seconds: 60, crashEveryMs: 2_000, connections: 16, probeEveryMs: 20 }, placement);
       rows.push(
-        ['A site throws in a timer every 2 s (`serve --workers 2`, 60 s)', `${r.crashRequests} crashing requests, ${r.workerExits} workers replaced, quarantined after ${r.quarantinedAfterS === undefined ? 'never' : `${fixed(r.quarantinedAfterS)} s`}`],
+        ['A site throws in a timer every 2 s (`serve --workers 2`, 60 s)', `${r.crashRequests} crashing requests, ${r.crashes} crashes, ${r.workerExits} workers replaced, quarantined after ${r.quarantinedAfterS === undefined ? 'never' : `${fixed(r.quarantinedAfterS)} s`}`],
         ['… a healthy site, probed every 20 ms (a new connection each): answered, longest outage', `${percent(r.probe.answered / r.probe.sent)} of ${count(r.probe.sent)}, ${ms(r.probe.longestOutageMs)}`],
         ['… the 9 healthy sites under load (autocannon, 16 connections)', `${percent(r.successRate)} of ${count(r.requests + r.errors)} (${count(r.non2xx)} non-2xx, ${count(r.errors)} errors)`],
       );
