@@ -28,7 +28,9 @@ export type ToWorker =
   | { readonly hostmux: 'connection' }
   /** `gentle`: idle keep-alive connections are left to end themselves (a rolling reload). */
   | { readonly hostmux: 'stop'; readonly gentle: boolean }
-  | { readonly hostmux: 'cut' };
+  | { readonly hostmux: 'cut' }
+  /** The answer to 'exiting': nothing sent before it is still on its way. */
+  | { readonly hostmux: 'exit' };
 
 /** Worker → primary. */
 export type FromWorker =
@@ -42,6 +44,11 @@ export type FromWorker =
   | { readonly hostmux: 'loaded'; readonly failures: readonly LoadFailure[] }
   /** It takes connections (`--sticky`, where the cluster's 'listening' does not come). */
   | { readonly hostmux: 'serving' }
+  /**
+   * It has drained and is about to exit: the primary's answer comes after
+   * every connection it handed over before it stopped sending any here.
+   */
+  | { readonly hostmux: 'exiting' }
   /** It has stopped taking connections and drains. */
   | { readonly hostmux: 'draining' }
   /** A site's code (or hostmux's, `site` undefined) raised an uncaught exception: it drains and exits. */

@@ -391,6 +391,9 @@ export class WorkerPool {
       case 'draining':
         member.onDraining?.();
         break;
+      case 'exiting':
+        this.#send(member, { hostmux: 'exit' });
+        break;
       case 'reloaded':
       case 'reload-failed':
       case 'states':

@@ -18,6 +18,9 @@ function send(message: FromWorker): Promise<void> {
 /** How long a crashed worker waits for the primary's word (its replacement serves) before it drains anyway. */
 const CRASH_GRACE_MS = 10_000;
 
+/** How long a drained worker waits for the primary's last word before it exits anyway. */
+const EXIT_ANSWER_MS = 2_000;
+
 /** process.exit as Node made it: the worker replaces it for sites' code. */
 const exitProcess: (code?: number | string | null) => never = process.exit.bind(process);
 
@@ -58,6 +61,7 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
   const served = createServer(app);
 
   let serving: Promise<unknown> | undefined;
+  let exited: (() => void) | undefined;
   let stopping = false;
   let crashed = false;
   const stop = async (gentle: boolean) => {
@@ -70,6 +74,15 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
     void send({ hostmux: 'draining' });
     const cut = describeCut(await draining);
     if (cut !== undefined) loggerOf(app).warn(`worker ${process.pid}: ${cut}`);
+    // A connection the cluster primary handed over just before it learnt this
+    // worker stopped listening may still be on its way: exiting now would strand
+    // it. One round trip lets it arrive (it is then refused and handed to
+    // another worker).
+    await new Promise<void>((resolve) => {
+      exited = resolve;
+      setTimeout(resolve, EXIT_ANSWER_MS).unref();
+      void send({ hostmux: 'exiting' });
+    });
     exitProcess(crashed || cut !== undefined ? 1 : 0);
   };
 
@@ -143,6 +156,9 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
         break;
       case 'cut':
         served.cutNow();
+        break;
+      case 'exit':
+        exited?.();
         break;
       case 'quarantine':
         internals.quarantine(message.site, message.seconds);
