@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { siteInContext } from './attribution.js';
+import { siteInContext, sitesOfStack } from './attribution.js';
 import { runSync } from './config/steps.js';
 import { ClosedError, SiteLoadError, type ConfigProblem } from './errors.js';
 import type { ApplicationInternals } from './internal.js';
@@ -193,6 +193,10 @@ export function createApplication(configDir: string, options: ApplicationOptions
       return state.logging.root;
     },
     siteInContext,
+    blame: (error) => {
+      const inContext = siteInContext();
+      return inContext !== undefined ? [inContext] : sitesOfStack(error, state.entries.map(({ site }) => site));
+    },
     siteLogger: (name) => siteLogger(state.logging, name),
     quarantine: (name, seconds) => {
       quarantines.set(name, Date.now() + seconds * 1000);

@@ -39,6 +39,12 @@ export interface ApplicationInternals {
    * code. Works inside `uncaughtException` / `unhandledRejection` listeners.
    */
   siteInContext(): string | undefined;
+  /**
+   * The sites a crash is to be blamed on: the one whose context it was
+   * raised in (`attribution = context`), else those whose code its stack
+   * runs through (several when they run the same code); [] for none.
+   */
+  blame(error: unknown): string[];
   /** A site's own logger (`site.<name>`, with `site` bound). */
   siteLogger(name: string): Logger;
   /**

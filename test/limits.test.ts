@@ -1,6 +1,7 @@
 // Per-site limits (max_concurrent, max_body, timeout), the quarantine and
 // the block warning, through a real node:http server on port 0.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createApplication, ConfigError, type Application } from '../src/index.ts';
 import { internalsOf } from '../src/internal.ts';
@@ -191,12 +192,13 @@ test('block_warning: a handler that holds the event loop past it is named in a w
   assert.equal(records.slice(count).filter((r) => r.msg.includes('blocked')).length, 0);
 });
 
-test('attribution: the site whose code is running, in its handler and in the timers and promises it started', async (t) => {
+test('attribution = context: the site whose code is running, in its handler and in the timers and promises it started', async (t) => {
   const dir = tempDir('hostmux-limits-');
   t.after(dir.remove);
   const seen: (string | undefined)[] = [];
   (globalThis as { seen?: unknown }).seen = seen;
   writeTree(dir.path, {
+    'hostmux.conf': '[server]\nattribution = context\n',
     'sites/who.mjs': `
       export default (req, res) => {
         globalThis.seen.push(globalThis.whoIsRunning());
@@ -213,4 +215,37 @@ test('attribution: the site whose code is running, in its handler and in the tim
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.deepEqual(seen, ['a', 'a', 'a']);
   assert.equal(internalsOf(made)!.siteInContext(), undefined, "not in hostmux's own code");
+});
+
+test('attribution = stack (the default): a crash is blamed on the site whose handler file, or directory, its stack runs through', async (t) => {
+  const dir = tempDir('hostmux-limits-');
+  t.after(dir.remove);
+  writeTree(dir.path, {
+    'sites/a/app.mjs': "export const fail = () => { throw new Error('from a'); };\nexport default (req, res) => res.end();\n",
+    'sites/a/lib/deep.mjs': "export const deep = () => { throw new Error('deep in a'); };\n",
+    'sites/b/app.mjs': "export default (req, res) => res.end();\n",
+    'sites/shared.mjs': "export const fail = () => { throw new Error('shared'); };\nexport default (req, res) => res.end();\n",
+    'sites-enabled/a.ini': '[site]\ndomains = a.test\nhandler = ../sites/a/app.mjs\n',
+    'sites-enabled/b.ini': '[site]\ndomains = b.test\nhandler = ../sites/b/app.mjs\n',
+    'sites-enabled/c.ini': '[site]\ndomains = c.test\nhandler = ../sites/shared.mjs\n',
+    'sites-enabled/d.ini': '[site]\ndomains = d.test\nhandler = ../sites/shared.mjs\n',
+  });
+  const made = createApplication(dir.path, { logger: captureLogger() });
+  t.after(() => made.close());
+  const internals = internalsOf(made)!;
+  const thrown = async (file: string, name: string) => {
+    const module = (await import(new URL(`file://${join(dir.path, file)}`).href)) as Record<string, () => void>;
+    try {
+      module[name]!();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  };
+  assert.deepEqual(internals.blame(await thrown('sites/a/app.mjs', 'fail')), ['a']);
+  assert.deepEqual(internals.blame(await thrown('sites/a/lib/deep.mjs', 'deep')), ['a'], 'a file under the handler\'s directory');
+  assert.deepEqual(internals.blame(await thrown('sites/shared.mjs', 'fail')), ['c', 'd'], 'two sites running the same code');
+  assert.deepEqual(internals.blame(new Error('hostmux itself')), []);
+  assert.deepEqual(internals.blame('not an error'), []);
+  assert.equal(internals.siteInContext(), undefined);
 });

@@ -34,9 +34,11 @@ function tree(t: TestContext, server = ''): string {
   return writeTree(dir.path, {
     'hostmux.conf': `[server]\n${server}`,
     'sites/lib.mjs': 'export const version = "v1";\n',
-    'sites/app.mjs': VERSIONED,
-    'sites-enabled/a.ini': '[site]\ndomains = a.test\nhandler = ../sites/app.mjs\n',
-    'sites-enabled/b.ini': '[site]\ndomains = b.test\nhandler = ../sites/app.mjs\n',
+    // Each its own handler file: a crash is blamed on the site whose code its stack runs through.
+    'sites/a.mjs': VERSIONED,
+    'sites/b.mjs': VERSIONED,
+    'sites-enabled/a.ini': '[site]\ndomains = a.test\nhandler = ../sites/a.mjs\n',
+    'sites-enabled/b.ini': '[site]\ndomains = b.test\nhandler = ../sites/b.mjs\n',
   });
 }
 

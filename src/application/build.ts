@@ -41,7 +41,7 @@ export function* build(
   for (const file of tree.sites) {
     yield* checkpoint();
     const entry = reuse(file) ?? {
-      site: createSite(file, { configDir, loggers: logging, trustProxy: trustProxy ?? false, fresh }),
+      site: createSite(file, { configDir, loggers: logging, trustProxy: trustProxy ?? false, fresh, context: tree.server.attribution === 'context' }),
       sourceDigest: file.sourceDigest,
       inFlight: 0,
       drained: undefined,
@@ -70,7 +70,7 @@ export function* build(
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
-  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, descriptors: undefined };
+  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, context: tree.server.attribution === 'context', descriptors: undefined };
 }
 
 export function describe(entries: readonly Entry[]): readonly SiteDescriptor[] {

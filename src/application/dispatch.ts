@@ -149,7 +149,8 @@ export function dispatch(
   }
   if (guard !== undefined && guard.limits.timeout !== 0) startDeadline(res, guard.limits.timeout);
   const started = performance.now();
-  siteContext.run(entry.site.name, handleIn, entry.site, req, res);
+  if (state.context) siteContext.run(entry.site.name, handleIn, entry.site, req, res);
+  else entry.site.handle(req, res);
   const took = performance.now() - started;
   if (took > state.blockWarning && state.blockWarning !== 0) blocked(entry, took, 'request handler');
   return true;
@@ -200,7 +201,8 @@ export function dispatchUpgrade(state: State, upgraded: Set<Duplex>, req: Incomi
     entry.upgrades--;
   });
   const started = performance.now();
-  siteContext.run(entry.site.name, upgradeIn, entry.site, req, socket, head);
+  if (state.context) siteContext.run(entry.site.name, upgradeIn, entry.site, req, socket, head);
+  else entry.site.upgrade(req, socket, head);
   const took = performance.now() - started;
   if (took > state.blockWarning && state.blockWarning !== 0) blocked(entry, took, 'upgrade handler');
 }

@@ -56,6 +56,8 @@ export interface State {
   readonly limits: readonly SiteLimits[];
   /** `block_warning`, in milliseconds; 0 is off. */
   readonly blockWarning: number;
+  /** `attribution = context`: calls into sites run in their AsyncLocalStorage context. */
+  readonly context: boolean;
   /** `app.sites`, made when first read. */
   descriptors: readonly SiteDescriptor[] | undefined;
 }

@@ -27,12 +27,14 @@ export interface ServerSettings {
   readonly crashWindow: number;
   /** `serve` sends every connection from one client address to the same worker. */
   readonly sticky: boolean;
+  /** How a crash is blamed on a site: by its stack (free) or by AsyncLocalStorage context (exact, costly on Node 20). */
+  readonly attribution: 'stack' | 'context';
 }
 
 export const SERVER_FILE = 'hostmux.conf';
 const SERVER_KEYS = new Set([
   'sites', 'default_site', 'trust_proxy', 'logging', ...LIMIT_KEYS,
-  'block_warning', 'reload', 'preload', 'crash_limit', 'crash_window', 'sticky',
+  'block_warning', 'reload', 'preload', 'crash_limit', 'crash_window', 'sticky', 'attribution',
 ]);
 const DEFAULTS: ServerSettings = {
   sites: ['sites-enabled/*.ini'],
@@ -46,6 +48,7 @@ const DEFAULTS: ServerSettings = {
   crashLimit: 3,
   crashWindow: 60_000,
   sticky: false,
+  attribution: 'stack',
 };
 const MAX_CRASH_LIMIT = 1000;
 
@@ -122,6 +125,11 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
   if (reloadText === 'restart' || reloadText === 'in-place') reload = reloadText;
   else if (reloadText !== undefined) problem('reload', `"${reloadText}" is not restart or in-place`);
 
+  const attributionText = scalar('attribution');
+  let attribution = DEFAULTS.attribution;
+  if (attributionText === 'stack' || attributionText === 'context') attribution = attributionText;
+  else if (attributionText !== undefined) problem('attribution', `"${attributionText}" is not stack or context`);
+
   const seconds = (key: string, fallback: number, positive: boolean): number => {
     const text = scalar(key);
     if (text === undefined) return fallback;
@@ -153,5 +161,6 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
     crashLimit,
     crashWindow: seconds('crash_window', DEFAULTS.crashWindow, true),
     sticky: boolean('sticky', DEFAULTS.sticky),
+    attribution,
   };
 }

@@ -11,6 +11,8 @@ export interface SiteEnvironment {
   readonly trustProxy: boolean;
   /** True when a reload makes the site: a module is imported afresh, not from `import()`'s cache. */
   readonly fresh: boolean;
+  /** `attribution = context`: the site's code runs in its AsyncLocalStorage context. */
+  readonly context: boolean;
 }
 
 /** What changed across a reload besides the site file, for `keeps`. */

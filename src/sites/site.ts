@@ -32,6 +32,8 @@ export interface Site {
   readonly domains: readonly string[];
   /** Its load state. */
   readonly state: SiteState;
+  /** The file of the site's own code (a module site's handler), when it has some. */
+  readonly codePath?: string;
   handle(req: AnyRequest, res: AnyResponse): void;
   /**
    * Serves an HTTP upgrade the application routed here. A site that cannot

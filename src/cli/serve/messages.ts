@@ -52,7 +52,7 @@ export type FromWorker =
   /** It has stopped taking connections and drains. */
   | { readonly hostmux: 'draining' }
   /** A site's code (or hostmux's, `site` undefined) raised an uncaught exception: it drains and exits. */
-  | { readonly hostmux: 'crashed'; readonly site: string | undefined }
+  | { readonly hostmux: 'crashed'; readonly sites: readonly string[] }
   /** The worker cannot serve (configuration error, listen error) and is exiting. */
   | { readonly hostmux: 'failed'; readonly message: string };
 

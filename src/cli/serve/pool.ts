@@ -386,7 +386,7 @@ export class WorkerPool {
         member.failure = message.message;
         break;
       case 'crashed':
-        this.#crashed(member, message.site);
+        this.#crashed(member, message.sites);
         break;
       case 'draining':
         member.onDraining?.();
@@ -403,17 +403,18 @@ export class WorkerPool {
   }
 
   /** A worker reported a crash: its replacement starts now, while it still serves; the site's crashes are counted. */
-  #crashed(member: Member, site: string | undefined): void {
+  #crashed(member: Member, sites: readonly string[]): void {
     if (member.crashed || member.phase === 'leaving' || this.#stopping) return;
     member.crashed = true;
     if (member.phase === 'serving' && member.generation === this.#generation) this.#replace(member, 0);
     else void this.#leave(member, true);
-    if (site === undefined) return;
     const { crashLimit, crashWindow } = this.#options.settings();
-    if (!this.#crashes.record(site, crashLimit, crashWindow)) return;
-    const seconds = crashWindow / 1000;
-    this.#log().error(`site ${site} crashed a worker ${plural(crashLimit, 'time')} within ${seconds} s: quarantined for ${seconds} s (it answers 503); a reload lifts it`);
-    for (const other of this.#members.values()) if (other.phase !== 'leaving') this.#send(other, { hostmux: 'quarantine', site, seconds });
+    for (const site of sites) {
+      if (!this.#crashes.record(site, crashLimit, crashWindow)) continue;
+      const seconds = crashWindow / 1000;
+      this.#log().error(`site ${site} crashed a worker ${plural(crashLimit, 'time')} within ${seconds} s: quarantined for ${seconds} s (it answers 503); a reload lifts it`);
+      for (const other of this.#members.values()) if (other.phase !== 'leaving') this.#send(other, { hostmux: 'quarantine', site, seconds });
+    }
   }
 
   #replace(member: Member, delay: number): void {

@@ -94,9 +94,9 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
   const crash = (what: string, error: unknown) => {
     // The exit a site called, thrown on and not caught: said already.
     if (crashed && error instanceof SiteExitError) return;
-    const site = internals.siteInContext();
-    const logger = site === undefined ? loggerOf(app) : internals.siteLogger(site);
-    const whose = site === undefined ? 'outside any site' : `in site ${site}`;
+    const sites = internals.blame(error);
+    const logger = sites.length === 0 ? loggerOf(app) : internals.siteLogger(sites[0]!);
+    const whose = sites.length === 0 ? 'outside any site' : sites.length === 1 ? `in site ${sites[0]}` : `in sites ${sites.join(', ')} (the same code)`;
     logger.error({ err: loggableError(error) }, `worker ${process.pid}: ${what} ${whose}: ${describeError(error)}`);
     if (crashed) return;
     crashed = true;
@@ -104,7 +104,7 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
     // says stop): with one worker, stopping now would refuse connections meanwhile.
     // The drain is hostmux's work, not the site's: it runs outside the site's context.
     siteContext.exit(() => {
-      void send({ hostmux: 'crashed', site });
+      void send({ hostmux: 'crashed', sites });
       setTimeout(() => void stop(true), CRASH_GRACE_MS);
     });
   };
@@ -112,8 +112,8 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
   process.on('unhandledRejection', (reason) => crash('unhandled rejection', reason));
   // process.exit() from a site's code would end every other site's requests at once: it is that site's crash instead.
   process.exit = (code?: number | string | null) => {
-    if (internals.siteInContext() === undefined) return exitProcess(code);
     const error = new SiteExitError(code);
+    if (internals.blame(error).length === 0) return exitProcess(code);
     crash('call of process.exit()', error);
     // Whatever follows the call in the site's code must not run as if the process had ended.
     throw error;

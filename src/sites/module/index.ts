@@ -8,7 +8,7 @@ export const moduleKind: SiteKindDescriptor<ModuleSiteFile> = {
   key: 'handler',
   keys: ['load_timeout', 'load_queue'],
   read: readModuleSite,
-  create: (file, domains, env) => new ModuleSite(file, domains, env.configDir, env.loggers, env.fresh),
+  create: (file, domains, env) => new ModuleSite(file, domains, env.configDir, env.loggers, env.fresh, env.context),
   // A site keeps its loaded module while the handler file is unchanged.
   keeps: (site) => (site as ModuleSite).handlerUnchanged(),
   watched: (file) => [file.handler],

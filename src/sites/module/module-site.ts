@@ -151,7 +151,11 @@ export class ModuleSite implements Site {
   /** Ends the wait for a load still in flight (the site is closing). */
   #stopLoadWait: (() => void) | undefined;
 
-  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, loggers: LoggerFactory, fresh: boolean) {
+  /** Load in the site's AsyncLocalStorage context (`attribution = context`). */
+  readonly #inContext: boolean;
+
+  constructor(config: ModuleSiteFile, domains: readonly string[], configDir: string, loggers: LoggerFactory, fresh: boolean, context: boolean) {
+    this.#inContext = context;
     this.name = config.name;
     this.file = config.file;
     this.domains = domains;
@@ -162,6 +166,11 @@ export class ModuleSite implements Site {
     this.#fresh = fresh;
     this.#loadTimeout = config.loadTimeout;
     this.#loadQueue = config.loadQueue;
+  }
+
+  /** The handler file: a crash whose stack runs through it is this site's. */
+  get codePath(): string {
+    return this.#handler;
   }
 
   get state(): SiteState {
@@ -259,7 +268,7 @@ export class ModuleSite implements Site {
    */
   async #importWithin(): Promise<string | undefined> {
     // The module's evaluation and createHandler are the site's code, and so is all they start.
-    const importing = siteContext.run(this.name, () => this.#import());
+    const importing = this.#inContext ? siteContext.run(this.name, () => this.#import()) : this.#import();
     const stopped = new Promise<typeof CLOSED>((resolve) => (this.#stopLoadWait = () => resolve(CLOSED)));
     const outcome = await within(Promise.race([importing, stopped]), this.#loadTimeout);
     this.#stopLoadWait = undefined;
