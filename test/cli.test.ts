@@ -78,8 +78,10 @@ function statusThrough(agent: http.Agent, port: number, host: string): Promise<n
 }
 
 /** Which pid answered for `host`, over a fresh connection. */
-async function pidFor(port: number, host: string): Promise<number> {
-  const reply = await request(port, { host });
+async function pidFor(port: number, host: string, when = ''): Promise<number> {
+  const reply = await request(port, { host }).catch((error: Error) => {
+    throw new Error(`GET for ${host}${when === '' ? '' : ` ${when}`}: ${error.message}`);
+  });
   assert.equal(reply.status, 200, `${host}: ${reply.status} ${reply.body}`);
   return (JSON.parse(reply.body) as { pid: number }).pid;
 }
@@ -543,7 +545,7 @@ test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps 
 
   // Round-robin over fresh connections reaches both workers, never the primary.
   const pids = new Set<number>();
-  for (let i = 0; i < 12 && pids.size < 2; i++) pids.add(await pidFor(server.port, 'alpha.test'));
+  for (let i = 0; i < 12 && pids.size < 2; i++) pids.add(await pidFor(server.port, 'alpha.test', 'at start'));
   assert.equal(pids.size, 2, 'two workers answered');
   assert.ok(!pids.has(primary));
 
@@ -555,7 +557,7 @@ test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps 
   assert.match(enabled.stdout, new RegExp(`sent SIGHUP to process ${primary}`));
   await server.waitFor(/configuration reloaded: added beta; 1 kept; 2 new workers serve it/, mark);
   const betaPids = new Set<number>();
-  for (let i = 0; i < 12 && betaPids.size < 2; i++) betaPids.add(await pidFor(server.port, 'beta.test'));
+  for (let i = 0; i < 12 && betaPids.size < 2; i++) betaPids.add(await pidFor(server.port, 'beta.test', 'after the first rolling reload'));
   assert.equal(betaPids.size, 2, 'both new workers serve the new site');
   assert.deepEqual([...betaPids].filter((pid) => pids.has(pid)), [], 'the old workers no longer take requests');
 
@@ -595,13 +597,13 @@ test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps 
   rmSync(join(dir, 'sites-enabled', 'broken.ini'));
 
   // A worker killed outright is replaced, on the same port.
-  const victim = await pidFor(server.port, 'alpha.test');
+  const victim = await pidFor(server.port, 'alpha.test', 'before the kill');
   mark = server.log().length;
   process.kill(victim, 'SIGKILL');
   await server.waitFor(new RegExp(`worker ${victim} exited with signal SIGKILL; starting another`), mark);
   const replacement = Number((await server.waitFor(new RegExp(`worker (\\d+) is serving, replacing worker ${victim}`), mark))[1]);
   const after = new Set<number>();
-  for (let i = 0; i < 12 && after.size < 2; i++) after.add(await pidFor(server.port, 'alpha.test'));
+  for (let i = 0; i < 12 && after.size < 2; i++) after.add(await pidFor(server.port, 'alpha.test', 'after the kill'));
   assert.equal(after.size, 2, 'the replacement answers too');
   assert.ok(after.has(replacement) && !after.has(victim));
 
@@ -616,7 +618,7 @@ test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps 
 
 test('serve --workers 2: a worker that served for a while is replaced at once; one that dies young waits', { timeout: 60_000 }, async (t) => {
   const server = await serve(t, ['--config', tree(t), '--workers', '2']);
-  const victim = await pidFor(server.port, 'alpha.test');
+  const victim = await pidFor(server.port, 'alpha.test', 'before the kill');
   // Served for at least a second (a busy machine only makes it longer): a crash at run time, not at start.
   await new Promise((resolve) => setTimeout(resolve, 1_100));
   let mark = server.log().length;
