@@ -212,7 +212,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
     quarantined: (name) => {
       const until = quarantines.get(name);
       if (until === undefined) return undefined;
-      const left = quarantineLeft({ limits: state.limits[0]!, quarantinedUntil: until }, Date.now());
+      const left = quarantineLeft(until, Date.now());
       if (left > 0) return left;
       quarantines.delete(name);
       guardOne(name);

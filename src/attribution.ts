@@ -23,6 +23,9 @@ export interface SiteCode {
   readonly codePath?: string;
 }
 
+/** hostmux's own code (dist/ or src/): its frames are never a site's, even under a handler's directory. */
+const OWN_CODE = fileURLToPath(new URL('.', import.meta.url));
+
 const FRAME_PATH = /(?:\(|at )(file:\/\/[^\s?#)]+|\/[^\s:)]+)(?:[?#][^\s:)]*)?:\d+:\d+\)?$/;
 /** Frames read at most: the first that runs through a site's code decides. */
 const MAX_FRAMES = 50;
@@ -60,7 +63,7 @@ export function sitesOfStack(error: unknown, sites: readonly SiteCode[]): string
     const dir = dirname(codePath) + sep;
     byDir.set(dir, [...(byDir.get(dir) ?? []), name]);
   }
-  const files = stack.split('\n', MAX_FRAMES).map(frameFile).filter((file) => file !== undefined);
+  const files = stack.split('\n', MAX_FRAMES).map(frameFile).filter((file): file is string => file !== undefined && !file.startsWith(OWN_CODE));
   for (const file of files) {
     const exact = byFile.get(file);
     if (exact !== undefined) return exact;

@@ -2,6 +2,7 @@
 // the block warning, through a real node:http server on port 0.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { createApplication, ConfigError, type Application } from '../src/index.ts';
 import { internalsOf } from '../src/internal.ts';
@@ -248,4 +249,21 @@ test('attribution = stack (the default): a crash is blamed on the site whose han
   assert.deepEqual(internals.blame(new Error('hostmux itself')), []);
   assert.deepEqual(internals.blame('not an error'), []);
   assert.equal(internals.siteInContext(), undefined);
+});
+
+test("attribution = stack: hostmux's own frames are never a site's, even when a handler's directory holds hostmux", (t) => {
+  const dir = tempDir('hostmux-limits-');
+  t.after(dir.remove);
+  // A handler at the root of a project that has hostmux inside it (node_modules/hostmux, or this checkout).
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  writeTree(dir.path, { 'sites-enabled/app.ini': `[site]\ndomains = app.test\nhandler = ${join(root, 'app.mjs')}\n` });
+  const made = createApplication(dir.path, { logger: captureLogger() });
+  t.after(() => made.close());
+  // A stack with only hostmux's frames (as a throw from its own callback has), and one with a site file's.
+  const thrown = new Error('inside hostmux');
+  thrown.stack = `Error: inside hostmux\n    at dispatch (${join(root, 'src', 'application', 'dispatch.ts')}:10:5)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)`;
+  const fromSite = new Error('inside the site');
+  fromSite.stack = `Error: inside the site\n    at handler (file://${join(root, 'lib', 'page.mjs')}:3:9)\n    at dispatch (${join(root, 'src', 'application', 'dispatch.ts')}:10:5)`;
+  assert.deepEqual(internalsOf(made)!.blame(fromSite), ['app']);
+  assert.deepEqual(internalsOf(made)!.blame(thrown), []);
 });

@@ -31,9 +31,9 @@ export function setGuard(entry: Entry, limits: SiteLimits, quarantinedUntil: num
   entry.guard = hasLimits(limits) || quarantinedUntil !== 0 ? { limits, quarantinedUntil } : undefined;
 }
 
-/** Seconds until the quarantine ends, rounded up; 0 once it has. */
-export function quarantineLeft(guard: Guard | undefined, now: number): number {
-  return guard === undefined || guard.quarantinedUntil <= now ? 0 : Math.ceil((guard.quarantinedUntil - now) / 1000);
+/** Seconds until a quarantine (until, Date.now() based) ends, rounded up; 0 once it has. */
+export function quarantineLeft(until: number, now: number): number {
+  return until <= now ? 0 : Math.ceil((until - now) / 1000);
 }
 
 /**
@@ -69,7 +69,7 @@ export function refuseUpgrade(entry: Entry, guard: Guard): number | undefined {
 
 function refuse(entry: Entry, guard: Guard): number | undefined {
   if (guard.quarantinedUntil !== 0) {
-    const left = quarantineLeft(guard, Date.now());
+    const left = quarantineLeft(guard.quarantinedUntil, Date.now());
     if (left > 0) return left;
   }
   const { maxConcurrent } = guard.limits;
