@@ -85,6 +85,8 @@ interface Member {
   crashed: boolean;
 }
 
+function ignoreSendError(): void {}
+
 function describeExit(code: number | null, signal: string | null): string {
   return signal !== null ? `signal ${signal}` : `code ${code}`;
 }
@@ -337,7 +339,10 @@ export class WorkerPool {
 
   #send(member: Member, message: ToWorker): void {
     if (member.held !== undefined) member.held.push(message);
-    else if (member.worker.isConnected()) member.worker.send(message);
+    // A worker that just died can still look connected: the write then fails
+    // with EPIPE, which without a callback is an 'error' event that would end
+    // the primary. Its 'exit' is handled on its own.
+    else if (member.worker.isConnected()) member.worker.send(message, ignoreSendError);
   }
 
   #serving(member: Member): void {
