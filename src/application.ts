@@ -13,7 +13,9 @@ import { siteLogger, type Site } from './sites/site.js';
 import { INTERNAL } from './symbols.js';
 import { reloadDone } from './diagnostics/channels.js';
 import type { ReloadDoneMessage } from './diagnostics/reload-message.js';
-import { build, describe, FILE_CONCURRENCY, read } from './application/build.js';
+import { build, describe, FILE_CONCURRENCY, notingErrors, read } from './application/build.js';
+import { MetricsRegistry } from './metrics/site-metrics.js';
+import { mergeSites, rawSites, reloadRecord, type ApplicationStats, type ReloadRecord, type SiteStatusState } from './metrics/stats.js';
 import { dispatch, dispatchUpgrade, routeUpgrade } from './application/dispatch.js';
 import { quarantineLeft, setGuard } from './application/guard.js';
 import { checkOptions, optionError } from './application/options.js';
@@ -64,8 +66,9 @@ export function createApplication(configDir: string, options: ApplicationOptions
   const first = runSync(read(dir, options, problems));
   let latestTree = first.tree;
   let state: State;
+  const metrics = new MetricsRegistry();
   try {
-    state = runSync(build(dir, first.tree, first.logging, options, problems, () => undefined, false));
+    state = runSync(build(dir, first.tree, first.logging, options, problems, () => undefined, false, metrics));
   } catch (err) {
     void first.logging.close();
     throw err;
@@ -113,9 +116,22 @@ export function createApplication(configDir: string, options: ApplicationOptions
     if (problems.length > 0) throw new SiteLoadError(problems);
   };
 
+  let generation = 1;
+  let lastReload: ReloadRecord | null = null;
+  let refusedReloads = 0;
   const swap = async (): Promise<ReloadResult> => {
-    const { state: next, result, retired, retiredLogging } = await nextState(dir, options, state, (tree) => (latestTree = tree));
+    let swapped: Awaited<ReturnType<typeof nextState>>;
+    try {
+      swapped = await nextState(dir, options, state, (tree) => (latestTree = tree));
+    } catch (error) {
+      lastReload = reloadRecord({ error: error instanceof Error ? error.message : String(error) });
+      refusedReloads++;
+      throw error;
+    }
+    const { state: next, result, retired, retiredLogging } = swapped;
     state = next;
+    generation++;
+    lastReload = reloadRecord({ result });
     guardAll(next);
     for (const entry of retired) retiring.add(entry);
     void retire(retired, retiredLogging).then(() => {
@@ -197,7 +213,7 @@ export function createApplication(configDir: string, options: ApplicationOptions
       const inContext = siteInContext();
       return inContext !== undefined ? [inContext] : sitesOfStack(error, state.entries.map(({ site }) => site));
     },
-    siteLogger: (name) => siteLogger(state.logging, name),
+    siteLogger: (name) => siteLogger(notingErrors(state.logging, metrics), name),
     quarantine: (name, seconds) => {
       quarantines.set(name, Date.now() + seconds * 1000);
       guardOne(name);
@@ -220,6 +236,13 @@ export function createApplication(configDir: string, options: ApplicationOptions
     },
     reopenLogs: () => state.logging.reopen(),
     siteStates: () => state.entries.map(({ site }) => ({ name: site.name, state: site.state })),
+    rawStats: () => ({
+      started: metrics.started,
+      generation,
+      reload: lastReload,
+      reloads: { ok: generation - 1, refused: refusedReloads },
+      sites: rawSites(metrics, state.entries.map(({ site, guard }) => ({ name: site.name, state: statusState(site.state, guard) })), performance.now()),
+    }),
     loadSites: async (names) => {
       const wanted = new Set(names);
       const entries = state.entries.filter(({ site }) => wanted.has(site.name));
@@ -228,7 +251,18 @@ export function createApplication(configDir: string, options: ApplicationOptions
     },
   };
 
+  const stats = (): ApplicationStats => {
+    const raw = internals.rawStats();
+    return {
+      uptime: (Date.now() - raw.started) / 1000,
+      generation: raw.generation,
+      reload: raw.reload,
+      sites: mergeSites((app as Application).sites, [raw.sites]),
+    };
+  };
+
   return Object.defineProperties(app, {
+    stats: { value: stats, enumerable: true },
     match: { value: match, enumerable: true },
     sites: { get: () => (state.descriptors ??= describe(state.entries)), enumerable: true },
     ready: { value: ready, enumerable: true },
@@ -238,3 +272,10 @@ export function createApplication(configDir: string, options: ApplicationOptions
     [INTERNAL]: { value: internals },
   }) as Application;
 }
+
+/** A site's state for the statistics: quarantined while its guard says so. */
+function statusState(state: SiteStatusState, guard: Entry['guard']): SiteStatusState {
+  return guard !== undefined && guard.quarantinedUntil > Date.now() ? 'quarantined' : state;
+}
+
+

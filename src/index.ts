@@ -11,6 +11,7 @@ export {
   type SiteDescriptor,
 } from './application.js';
 export type { IniValue } from './config/ini-file.js';
+export type { ApplicationStats, ReloadRecord, SiteStats, SiteStatusState } from './metrics/stats.js';
 export { diagnosticsChannels } from './diagnostics/channels.js';
 export type {
   RequestRoutedMessage,

@@ -1,5 +1,6 @@
 import type { ConfigTree } from './config/tree.js';
 import type { Logger } from './logger.js';
+import type { RawSiteStats, ReloadRecord } from './metrics/stats.js';
 import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
 import type { SiteState } from './sites/site.js';
@@ -60,8 +61,20 @@ export interface ApplicationInternals {
   siteStates(): { name: string; state: SiteState }[];
   /** Reopens the log files (logrotate), as a reload does. */
   reopenLogs(): void;
+  /** This process's raw counts, for the admin listener to add up across workers. */
+  rawStats(): RawStats;
   /** Loads the named sites (those that are not loaded yet); resolves with each that failed and why. */
   loadSites(names: readonly string[]): Promise<{ site: string; message: string }[]>;
+}
+
+/** One process's statistics before merging: `started` is Date.now() at creation. */
+export interface RawStats {
+  readonly started: number;
+  readonly generation: number;
+  readonly reload: ReloadRecord | null;
+  /** Reloads taken and refused since start. */
+  readonly reloads: { readonly ok: number; readonly refused: number };
+  readonly sites: readonly RawSiteStats[];
 }
 
 /** The internals of an application made by this copy of hostmux; undefined for anything else. */

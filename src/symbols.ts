@@ -29,3 +29,5 @@ export const TRACKED = Symbol('hostmux.entry');
 export const RELEASED = Symbol('hostmux.released');
 /** On a pipelined request: its response, queued behind another with no socket yet. */
 export const QUEUED = Symbol('hostmux.queuedResponse');
+/** On a routed response: performance.now() when it was routed, for its latency. */
+export const STARTED = Symbol('hostmux.started');

@@ -319,6 +319,6 @@ test('the application function carries no string-named internals', (t) => {
   t.after(dir.remove);
   writeTree(dir.path, { 'sites-enabled/.keep': '' });
   const app = createApplication(dir.path);
-  assert.deepEqual(Object.getOwnPropertyNames(app).filter((k) => !['length', 'name', 'prototype'].includes(k)).sort(), ['close', 'match', 'ready', 'reload', 'sites', 'upgrade']);
+  assert.deepEqual(Object.getOwnPropertyNames(app).filter((k) => !['length', 'name', 'prototype'].includes(k)).sort(), ['close', 'match', 'ready', 'reload', 'sites', 'stats', 'upgrade']);
   assert.equal(app.length, 3);
 });

@@ -6,7 +6,9 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { readLoggingConfigSteps } from '../logging/config.js';
 import { openLogging, type Logging } from '../logging/index.js';
 import { buildRoutingTable, type SiteRoutes } from '../routing/build.js';
+import type { MetricsRegistry } from '../metrics/site-metrics.js';
 import { createSite, kindName, SITE_KINDS } from '../sites/index.js';
+import type { LoggerFactory } from '../sites/site.js';
 import { optionError } from './options.js';
 import type { Entry, Endpoint, State } from './state.js';
 import type { ApplicationOptions, SiteDescriptor } from './types.js';
@@ -33,21 +35,24 @@ export function* build(
   problems: ConfigProblem[],
   reuse: (file: TreeSite) => Entry | undefined,
   fresh: boolean,
+  metrics: MetricsRegistry,
 ): Steps<State> {
   const trustProxy = trustOf(options, tree);
+  const loggers = notingErrors(logging, metrics);
   const routes: SiteRoutes<Endpoint>[] = [];
   const entries: Entry[] = [];
   const limits: SiteLimits[] = [];
   for (const file of tree.sites) {
     yield* checkpoint();
     const entry = reuse(file) ?? {
-      site: createSite(file, { configDir, loggers: logging, trustProxy: trustProxy ?? false, fresh, context: tree.server.attribution === 'context' }),
+      site: createSite(file, { configDir, loggers, trustProxy: trustProxy ?? false, fresh, context: tree.server.attribution === 'context' }),
       sourceDigest: file.sourceDigest,
       inFlight: 0,
       drained: undefined,
-      loggers: logging,
+      loggers,
       upgrades: 0,
       guard: undefined,
+      metrics: metrics.site(file.name),
     };
     entries.push(entry);
     limits.push(limitsOf(file.limits, tree.server.limits));
@@ -70,7 +75,12 @@ export function* build(
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
-  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, context: tree.server.attribution === 'context', descriptors: undefined };
+  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, context: tree.server.attribution === 'context', metrics, descriptors: undefined };
+}
+
+/** The loggers sites get: their errors are noted as their last error. */
+export function notingErrors(logging: Logging, metrics: MetricsRegistry): LoggerFactory {
+  return { logger: (name) => logging.logger(name), onSiteError: (site, message) => metrics.noteError(site, message) };
 }
 
 export function describe(entries: readonly Entry[]): readonly SiteDescriptor[] {

@@ -6,13 +6,14 @@ import { describeError, loggableError } from '../describe-error.js';
 import { requestRouted, responseFinished } from '../diagnostics/channels.js';
 import type { RequestRoutedMessage } from '../diagnostics/messages.js';
 import { trackFinish } from '../diagnostics/response-finished.js';
+import { bodyBytes, countBodyBytes } from '../body-bytes.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import { routedHost } from '../routing/routed-host.js';
 import { NO_WILDCARDS, type RouteHit } from '../routing/table.js';
 import { destroyOnError, isClosed, rejectUpgrade, sendStatus, type AnyResponse } from '../respond.js';
 import type { SiteInfo } from '../site-of.js';
 import { siteLogger } from '../sites/site.js';
-import { QUEUED, RELEASED, SITE_INFO, TRACKED } from '../symbols.js';
+import { QUEUED, RELEASED, SITE_INFO, STARTED, TRACKED } from '../symbols.js';
 import type { Site } from '../sites/site.js';
 import { admit, refuseUpgrade, startDeadline } from './guard.js';
 import type { Endpoint, Entry, State } from './state.js';
@@ -29,13 +30,18 @@ function siteInfo(entry: Entry, host: string, hit: RouteHit<Endpoint> | undefine
   return { name: entry.site.name, hostname: host, wildcards: hit?.wildcards ?? NO_WILDCARDS };
 }
 
-type Tracked = AnyResponse & { [TRACKED]?: Entry; [RELEASED]?: true };
+type Tracked = AnyResponse & { [TRACKED]?: Entry; [RELEASED]?: true; [STARTED]?: number; req?: { method?: string } };
 
-/** Shared by every response (no closure per request): one request of the entry is over. */
+/** Shared by every response (no closure per request): one request of the entry is over, and counted. */
 function release(this: Tracked): void {
   if (this[RELEASED] === true) return;
   this[RELEASED] = true;
   const entry = this[TRACKED]!;
+  const now = performance.now();
+  const status = this.headersSent ? this.statusCode : 499;
+  const metrics = entry.metrics;
+  metrics.inFlight--;
+  metrics.record(status, now - this[STARTED]!, bodyBytes(this, this.req?.method, status), now);
   if (--entry.inFlight === 0 && entry.drained !== undefined) entry.drained();
 }
 
@@ -127,9 +133,16 @@ export function dispatch(
   (req as { [SITE_INFO]?: SiteInfo })[SITE_INFO] = siteInfo(entry, host, hit);
   access?.begin(req, res, entry.site.name);
   const guard = entry.guard;
-  if (guard !== undefined && !admit(entry, guard, req, res)) return true;
+  if (guard !== undefined && !admit(entry, guard, req, res)) {
+    // Refused for the site (quarantine, max_concurrent, max_body): its answers count too.
+    entry.metrics.record(res.statusCode, 0, 0, performance.now());
+    return true;
+  }
   entry.inFlight++;
+  entry.metrics.inFlight++;
   (res as Tracked)[TRACKED] = entry;
+  (res as Tracked)[STARTED] = performance.now();
+  countBodyBytes(res);
   res.on('close', release);
   res.on('error', responseFailed);
   if ('stream' in res) {

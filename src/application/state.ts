@@ -1,4 +1,5 @@
 import type { SiteLimits } from '../config/limits.js';
+import type { MetricsRegistry, SiteMetrics } from '../metrics/site-metrics.js';
 import type { Logging } from '../logging/index.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { SiteInfo } from '../site-of.js';
@@ -30,6 +31,8 @@ export interface Entry {
   upgrades: number;
   /** Its limits and quarantine; undefined when neither applies. */
   guard: Guard | undefined;
+  /** Its counts: kept by site name, so a reload that makes a new entry keeps them. */
+  readonly metrics: SiteMetrics;
 }
 
 /**
@@ -58,6 +61,8 @@ export interface State {
   readonly blockWarning: number;
   /** `attribution = context`: calls into sites run in their AsyncLocalStorage context. */
   readonly context: boolean;
+  /** Every site's counts, by name: one registry for the application's life. */
+  readonly metrics: MetricsRegistry;
   /** `app.sites`, made when first read. */
   descriptors: readonly SiteDescriptor[] | undefined;
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { AnyRequest } from '../routing/request-host.js';
 import type { AnyResponse } from '../respond.js';
 import type { SiteKind } from '../sites/index.js';
+import type { ApplicationStats } from '../metrics/stats.js';
 
 /**
  * Options of `createApplication`; each overrides the configuration files.
@@ -92,6 +93,17 @@ export interface Application {
    * (code `HOSTMUX_CLOSED`), as a rejection, after `close()`
    */
   reload(): Promise<ReloadResult>;
+  /**
+   * A snapshot of this process's statistics: for each site its requests by
+   * status class, in flight, latency percentiles over the last 30 to 60
+   * seconds, body bytes sent, load state and last error; for the
+   * application its uptime, configuration generation and the latest
+   * reload's outcome. Counts are kept by site name across reloads. Under
+   * `hostmux serve` each worker counts its own: the admin listener's
+   * `/status` adds them up.
+   * @returns the snapshot, a plain object (JSON-serialisable)
+   */
+  stats(): ApplicationStats;
   /**
    * Routes an HTTP upgrade (WebSocket) by host: to the module's `upgrade`
    * export, or through a proxy site to its upstream. Anything else gets a

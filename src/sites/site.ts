@@ -11,11 +11,25 @@ import type { AnyResponse } from '../respond.js';
  */
 export interface LoggerFactory {
   logger(name: string): Logger;
+  /** Told of every error a site's logger logs: its last error, for the statistics. */
+  readonly onSiteError?: (site: string, message: string) => void;
 }
 
 /** A site's own logger: `site.<name>`, binding `site` for filtering in a shared log. */
 export function siteLogger(loggers: LoggerFactory, name: string): Logger {
-  return loggers.logger(`site.${name}`).child({ site: name });
+  const logger = loggers.logger(`site.${name}`).child({ site: name });
+  const noted = loggers.onSiteError;
+  if (noted === undefined) return logger;
+  return {
+    error: (objOrMsg, msg) => {
+      noted(name, typeof objOrMsg === 'string' ? objOrMsg : msg ?? '');
+      logger.error(objOrMsg, msg);
+    },
+    warn: (objOrMsg, msg) => logger.warn(objOrMsg, msg),
+    info: (objOrMsg, msg) => logger.info(objOrMsg, msg),
+    debug: (objOrMsg, msg) => logger.debug(objOrMsg, msg),
+    child: (bindings) => logger.child(bindings),
+  };
 }
 
 /** Where a site is in loading: only a module site is ever other than `ready`. */
