@@ -446,17 +446,17 @@ test('enable / disable: relative links, idempotent, plain files untouched, unkno
   assert.equal(readlinkSync(link), '../sites-available/alpha.ini');
 });
 
-test('enable --reload: a stale or missing pid file is reported, exit 1, the change is kept', async (t) => {
+test('enable --reload --pidfile: a stale or missing pid file is reported, exit 1, the change is kept', async (t) => {
   const dir = tree(t);
   const stale = join(dir, 'stale.pid');
   // A pid no process has: the kernel's pid_max is below 2^22 by default.
   writeFileSync(stale, '4194304\n');
-  const result = await hostmux(['enable', '-c', dir, 'beta', '--reload', stale]);
+  const result = await hostmux(['enable', '-c', dir, 'beta', '--reload', '--pidfile', stale]);
   assert.equal(result.code, 1);
   assert.match(result.stdout, /^Site beta enabled\.$/m);
   assert.match(result.stderr, /the pid file .*stale\.pid is stale: no process 4194304 is running/);
   assert.ok(lstatSync(join(dir, 'sites-enabled', 'beta.ini')).isSymbolicLink());
-  const missing = await hostmux(['disable', '-c', dir, 'beta', '--reload', join(dir, 'none.pid')]);
+  const missing = await hostmux(['disable', '-c', dir, 'beta', '--reload', '--pidfile', join(dir, 'none.pid')]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot read the pid file/);
 });
@@ -552,7 +552,7 @@ test('serve --workers 2: workers answer, SIGHUP reloads all, a bad reload keeps 
   // enable --reload sends SIGHUP to the primary, which starts two new workers on the new tree and logs once.
   assert.equal((await request(server.port, { host: 'beta.test' })).status, 404);
   let mark = server.log().length;
-  const enabled = await hostmux(['enable', '-c', dir, 'beta', '--reload', pidfile]);
+  const enabled = await hostmux(['enable', '-c', dir, 'beta', '--reload', '--pidfile', pidfile]);
   assert.equal(enabled.code, 0, enabled.stderr);
   assert.match(enabled.stdout, new RegExp(`sent SIGHUP to process ${primary}`));
   await server.waitFor(/configuration reloaded: added beta; 1 kept; 2 new workers serve it/, mark);

@@ -197,3 +197,14 @@ export async function within<T>(promise: Promise<T>, ms: number, message: string
     clearTimeout(timer);
   }
 }
+
+/** `name{labels} value` lines of the Prometheus text format, by `name{labels}` (the exposition format's own line shape; no escaped spaces in our label values). */
+export function parseMetrics(text: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    values.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return values;
+}

@@ -91,7 +91,7 @@ for (const block of blocks) {
     try {
       const problems: ConfigProblem[] = [];
       withReferencedEnv(block.text, () => {
-        if (/^\[server\]/m.test(block.text)) {
+        if (/^\[(server|admin)\]/m.test(block.text)) {
           writeFileSync(join(dir, 'hostmux.conf'), block.text);
           readServerSettings(dir, problems);
         } else if (/^\[site\]/m.test(block.text)) {

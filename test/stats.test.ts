@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import express from 'express';
 import { createApplication, type Application } from '../src/index.ts';
 import { createAdminHandler } from '../src/admin/index.ts';
-import { captureLogger, listen, request, tempDir, writeTree, type LogRecord } from './helpers.ts';
+import { captureLogger, listen, parseMetrics, request, tempDir, writeTree, type LogRecord } from './helpers.ts';
 
 const SITE = `
 const held = [];
@@ -231,14 +231,3 @@ test('admin handler: mounted under Express at /admin, the bare mount path redire
 test('createAdminHandler refuses what is not an application', () => {
   assert.throws(() => createAdminHandler((() => {}) as unknown as Application), TypeError);
 });
-
-/** `name{labels} value` lines of the Prometheus text format, by `name{labels}`. */
-export function parseMetrics(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    values.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return values;
-}

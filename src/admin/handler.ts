@@ -37,8 +37,8 @@ export interface AdminSource {
 }
 
 export interface AdminOptions {
-  /** Every request must carry `Authorization: Bearer <token>`; undefined or '' for none. */
-  readonly token?: string | undefined;
+  /** Every request must carry `Authorization: Bearer <token>`; undefined or '' for none. A function is asked on each request (a reload may change it). */
+  readonly token?: string | undefined | (() => string | undefined);
   /** Where the endpoints are: `/admin` serves `/admin/status`, …; default `/`. */
   readonly path?: string | undefined;
 }
@@ -140,7 +140,8 @@ function route(req: IncomingMessage, prefix: string): Route {
  * `POST /reload`, `/stop`. Anything else: 404, or `next()` when given.
  */
 export function adminHandler(source: AdminSource, options: AdminOptions = {}) {
-  const token = options.token === undefined || options.token === '' ? undefined : options.token;
+  const given = options.token;
+  const tokenNow = typeof given === 'function' ? given : () => given;
   const prefix = (options.path ?? '/').replace(/\/+$/, '');
   // Three parameters: Express treats a four-parameter function as error middleware.
   return function hostmuxAdmin(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
@@ -150,7 +151,8 @@ export function adminHandler(source: AdminSource, options: AdminOptions = {}) {
       else send(res, 404, 'Not Found\n');
       return;
     }
-    if (token !== undefined && !authorized(req, token)) {
+    const token = tokenNow();
+    if (token !== undefined && token !== '' && !authorized(req, token)) {
       send(res, 401, 'Unauthorized: this admin listener needs Authorization: Bearer <token>\n', { 'www-authenticate': 'Bearer realm="hostmux"' });
       return;
     }

@@ -36,6 +36,7 @@ export function* build(
   reuse: (file: TreeSite) => Entry | undefined,
   fresh: boolean,
   metrics: MetricsRegistry,
+  added: (name: string) => boolean = () => false,
 ): Steps<State> {
   const trustProxy = trustOf(options, tree);
   const loggers = notingErrors(logging, metrics);
@@ -63,7 +64,8 @@ export function* build(
       ownerFor: (exact) => ({ entry, exact, info: undefined }),
     });
   }
-  const table = yield* buildRoutingTable(routes, problems);
+  // Sites a reload adds are routed last: a domain one takes from a running site is its problem, not the other's.
+  const table = yield* buildRoutingTable([...routes.filter((route) => !added(route.name)), ...routes.filter((route) => added(route.name))], problems);
   const defaultName = tree.server.defaultSite;
   const fromFile = entries.find((entry) => entry.site.name === defaultName);
   if (defaultName !== undefined && fromFile === undefined) {

@@ -59,7 +59,7 @@ export async function nextState(
   };
   let state: State = old;
   try {
-    state = await runAsync(build(dir, next.tree, logging, options, problems, keptFor, true, old.metrics));
+    state = await runAsync(build(dir, next.tree, logging, options, problems, keptFor, true, old.metrics, (name) => !byName.has(name)));
   } finally {
     if (state === old || sameLogging) {
       void next.logging.close();

@@ -9,14 +9,17 @@ import { enable } from './commands/enable.js';
 import { init } from './commands/init.js';
 import { list } from './commands/list.js';
 import { match } from './commands/match.js';
+import { reload } from './commands/reload.js';
 import { serve } from './commands/serve.js';
+import { status } from './commands/status.js';
+import { stop } from './commands/stop.js';
 import { err, out } from './output.js';
 const DEFAULT_CONFIG_DIR = '/etc/hostmux';
 
 // Each command's file holds its help and its code; it imports what its code
 // needs (the application, the serve machinery) only when it runs, so that
 // --help and bad usage answer at once.
-const COMMANDS: readonly Command[] = [init, serve, check, list, match, enable, disable];
+const COMMANDS: readonly Command[] = [init, serve, reload, status, stop, check, list, match, enable, disable];
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -35,7 +38,7 @@ function mainUsage(): string {
     '  --version         print the version',
     '',
     'Run `hostmux COMMAND --help` for what a command takes.',
-    'Exit status: 0 all is well, 1 problems were found, 2 bad usage.',
+    'Exit status: 0 all is well, 1 problems were found, 2 bad usage (reload, status, stop: or no server answered).',
   ].join('\n');
 }
 

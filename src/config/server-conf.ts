@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
+import { NO_ADMIN, readAdminSection, type AdminSettings } from './admin-conf.js';
 import { LIMIT_KEYS, NO_LIMITS, limitsOf, readLimits, type SiteLimits } from './limits.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList } from './ini-file.js';
 import { readConfigText } from './read-file.js';
@@ -29,6 +30,8 @@ export interface ServerSettings {
   readonly sticky: boolean;
   /** How a crash is blamed on a site: by its stack (free) or by AsyncLocalStorage context (exact, costly on Node 20). */
   readonly attribution: 'stack' | 'context';
+  /** The `[admin]` section: `serve`'s admin listener. */
+  readonly admin: AdminSettings;
 }
 
 export const SERVER_FILE = 'hostmux.conf';
@@ -49,7 +52,10 @@ const DEFAULTS: ServerSettings = {
   crashWindow: 60_000,
   sticky: false,
   attribution: 'stack',
+  admin: NO_ADMIN,
 };
+/** The sections hostmux.conf may have, each read by its own module. */
+const SECTIONS = new Set(['server', 'admin']);
 const MAX_CRASH_LIMIT = 1000;
 
 /** Parses a boolean as Python's configparser and Apache do. */
@@ -85,12 +91,13 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
   const parsed = parseIni(text, SERVER_FILE, problems);
   reportTopLevelKeys(parsed, SERVER_FILE, problems);
   for (const section of parsed.sections.values()) {
-    if (section.name !== 'server') {
-      problems.push({ file: SERVER_FILE, section: section.name, message: 'unknown section (hostmux.conf has only [server])' });
+    if (!SECTIONS.has(section.name)) {
+      problems.push({ file: SERVER_FILE, section: section.name, message: `unknown section (hostmux.conf has ${[...SECTIONS].map((name) => `[${name}]`).join(', ')})` });
     }
   }
+  const admin = readAdminSection(parsed.sections.get('admin'), SERVER_FILE, problems);
   const server = parsed.sections.get('server');
-  if (server === undefined) return DEFAULTS;
+  if (server === undefined) return { ...DEFAULTS, admin };
   reportUnknownKeys(server, SERVER_KEYS, SERVER_FILE, problems);
   const values = server.values;
   const scalar = (key: string): string | undefined => {
@@ -162,5 +169,6 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
     crashWindow: seconds('crash_window', DEFAULTS.crashWindow, true),
     sticky: boolean('sticky', DEFAULTS.sticky),
     attribution,
+    admin,
   };
 }

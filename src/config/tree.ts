@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConfigProblem } from '../errors.js';
-import { discoverSiteFiles } from './discover.js';
+import { byteOrder, discoverSiteFiles, type FoundFile } from './discover.js';
 import { readConfigText } from './read-file.js';
 import { readServerSettingsSteps, type ServerSettings } from './server-conf.js';
 import { readSiteFile, type SiteFile, type SiteKindReader } from './site-file.js';
@@ -33,7 +33,12 @@ const FILE_CONCURRENCY = 64;
  * onto `problems` rather than stopping at the first. `kinds` are the kinds
  * of site a site file may be (src/sites/index.ts lists them).
  */
-export function* readTreeSteps(configDir: string, problems: ConfigProblem[], kinds: readonly SiteKindReader[]): Steps<ConfigTree> {
+export function* readTreeSteps(
+  configDir: string,
+  problems: ConfigProblem[],
+  kinds: readonly SiteKindReader[],
+  adjust?: SiteFilesChange,
+): Steps<ConfigTree> {
   try {
     if (!(yield* perform(fsStep.stat(configDir))).isDirectory()) throw new Error('not a directory');
   } catch (err) {
@@ -43,7 +48,8 @@ export function* readTreeSteps(configDir: string, problems: ConfigProblem[], kin
   const server = yield* readServerSettingsSteps(configDir, problems);
   const sites: TreeSite[] = [];
   const names = new Map<string, string>();
-  const found = yield* discoverSiteFiles(configDir, server.sites, problems);
+  let found = yield* discoverSiteFiles(configDir, server.sites, problems);
+  if (adjust !== undefined) found = adjust(found, server.sites).sort((a, b) => byteOrder(a.file, b.file));
   for (let start = 0; start < found.length; start += SITE_BATCH) {
     const batch = found.slice(start, start + SITE_BATCH);
     const texts = yield* each(batch, FILE_CONCURRENCY, ({ realPath }) => readConfigText(realPath, 'site files are'));
@@ -66,7 +72,13 @@ export function* readTreeSteps(configDir: string, problems: ConfigProblem[], kin
   return { configDir, server, sites };
 }
 
+/**
+ * Changes the site files found before they are read: `enable` and
+ * `disable` check the tree they are about to make without touching the disk.
+ */
+export type SiteFilesChange = (found: readonly FoundFile[], globs: readonly string[]) => FoundFile[];
+
 /** readTreeSteps, synchronously. */
-export function readTree(configDir: string, problems: ConfigProblem[], kinds: readonly SiteKindReader[]): ConfigTree {
-  return runSync(readTreeSteps(configDir, problems, kinds));
+export function readTree(configDir: string, problems: ConfigProblem[], kinds: readonly SiteKindReader[], adjust?: SiteFilesChange): ConfigTree {
+  return runSync(readTreeSteps(configDir, problems, kinds, adjust));
 }

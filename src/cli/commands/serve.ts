@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { UsageError, integerOption, secondsOption, type Command, type Invocation, type Values } from '../command.js';
 import type { ServeOptions } from '../serve/options.js';
+import type { AdminAddress } from '../../config/admin-conf.js';
 import { CLOSE_BOUND_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../serve/timeouts.js';
 
 // `hostmux serve`: its help, its options, and which of the serve machinery
@@ -11,7 +12,7 @@ const DEFAULT_PORT = 8080;
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_DRAIN_SECONDS = 30;
 
-function serveOptions(configDir: string, values: Values): ServeOptions {
+function serveOptions(configDir: string, values: Values, admin: AdminAddress | undefined): ServeOptions {
   const host = (values.host as string | undefined) ?? DEFAULT_HOST;
   if (host === '') throw new UsageError('--host must not be empty');
   return {
@@ -24,12 +25,22 @@ function serveOptions(configDir: string, values: Values): ServeOptions {
     sticky: values.sticky === true,
     inProcess: values['in-process'] === true,
     pidfile: typeof values.pidfile === 'string' ? resolve(values.pidfile) : undefined,
+    admin,
   };
+}
+
+/** --admin, parsed with the config reader's own parser: imported only when the option is given. */
+async function adminOption(values: Values): Promise<AdminAddress | undefined> {
+  if (typeof values.admin !== 'string') return undefined;
+  const { parseAdminAddress } = await import('../../config/admin-conf.js');
+  const address = parseAdminAddress(values.admin);
+  if (typeof address === 'string') throw new UsageError(`--admin: ${address}`);
+  return address;
 }
 
 /** In a cluster worker, the same arguments make it a worker. */
 async function run({ configDir, values }: Invocation): Promise<number> {
-  const options = serveOptions(configDir, values);
+  const options = serveOptions(configDir, values, await adminOption(values));
   if (options.inProcess) {
     if (values.workers !== undefined || options.sticky) throw new UsageError('--in-process serves in this one process: it takes no --workers or --sticky');
     return (await import('../serve/single.js')).serveInProcess(options);
@@ -42,7 +53,7 @@ async function run({ configDir, values }: Invocation): Promise<number> {
 export const serve: Command = {
   name: 'serve',
   summary: 'serve every enabled site',
-  synopsis: '[--port 8080] [--host 127.0.0.1] [--workers N] [--sticky] [--drain 30] [--watch] [--pidfile FILE] [--in-process]',
+  synopsis: '[--port 8080] [--host 127.0.0.1] [--workers N] [--sticky] [--drain 30] [--watch] [--pidfile FILE] [--admin ADDRESS] [--in-process]',
   description: [
     'Serves every enabled site over HTTP. A primary process supervises --workers',
     'worker processes (even one) sharing the port: a worker that crashes is replaced,',
@@ -74,6 +85,7 @@ export const serve: Command = {
     pidfile: { type: 'string' },
     sticky: { type: 'boolean' },
     'in-process': { type: 'boolean' },
+    admin: { type: 'string' },
   },
   optionHelp: [
     ['-p, --port PORT', `the port to listen on (default ${DEFAULT_PORT}; 0 for any free port)`],
@@ -84,6 +96,7 @@ export const serve: Command = {
     ['--watch', 'reload by itself when the configuration changes on disk'],
     ['--pidfile FILE', 'write the pid that takes signals to FILE; removed on exit'],
     ['--in-process', 'serve in this process, without workers or supervision (development)'],
+    ['--admin ADDRESS', 'the admin listener (status page, /metrics, reload): HOST:PORT or unix:/PATH, over [admin] listen'],
   ],
   arity: [0, 0],
   run,

@@ -1,4 +1,5 @@
 import type { ReloadResult } from '../../application.js';
+import type { RawStats } from '../../internal.js';
 
 // What the cluster primary and its workers say to each other over IPC. The
 // `hostmux` key keeps them apart from messages a site module might send.
@@ -20,6 +21,9 @@ export type ToWorker =
   | { readonly hostmux: 'listen' }
   | { readonly hostmux: 'reload'; readonly id: number }
   | { readonly hostmux: 'states'; readonly id: number }
+  /** Its raw statistics and its prom-client metrics (as JSON), for the admin listener. */
+  | { readonly hostmux: 'stats'; readonly id: number }
+  | { readonly hostmux: 'metrics'; readonly id: number }
   | { readonly hostmux: 'quarantine'; readonly site: string; readonly seconds: number }
   | { readonly hostmux: 'lift' }
   /** Reopen the log files (a SIGHUP whose tree was refused: logrotate still needs it). */
@@ -32,12 +36,21 @@ export type ToWorker =
   /** The answer to 'exiting': nothing sent before it is still on its way. */
   | { readonly hostmux: 'exit' };
 
+/** What a worker counted, sent as it exits: the primary keeps adding it up. */
+export interface FinalCounts {
+  readonly stats: RawStats;
+  /** prom-client's getMetricsAsJSON() of its hostmux_ counters and histograms. */
+  readonly metrics: readonly unknown[];
+}
+
 /** Worker → primary. */
 export type FromWorker =
   | { readonly hostmux: 'reloaded'; readonly id: number; readonly result: ReloadResult }
   | { readonly hostmux: 'reload-failed'; readonly id: number; readonly message: string }
   /** The sites that are loaded and serve. */
   | { readonly hostmux: 'states'; readonly id: number; readonly ready: readonly string[] }
+  | { readonly hostmux: 'stats'; readonly id: number; readonly stats: RawStats }
+  | { readonly hostmux: 'metrics'; readonly id: number; readonly metrics: readonly unknown[] }
   /** The worker listens for messages now: the primary holds back what it would send until then. */
   | { readonly hostmux: 'ready' }
   /** It has loaded what 'start' asked; it listens when told to. */
@@ -48,7 +61,7 @@ export type FromWorker =
    * It has drained and is about to exit: the primary's answer comes after
    * every connection it handed over before it stopped sending any here.
    */
-  | { readonly hostmux: 'exiting' }
+  | { readonly hostmux: 'exiting'; readonly final?: FinalCounts }
   /** It has stopped taking connections and drains. */
   | { readonly hostmux: 'draining' }
   /** A site's code (or hostmux's, `site` undefined) raised an uncaught exception: it drains and exits. */

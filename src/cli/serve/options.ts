@@ -1,3 +1,5 @@
+import type { AdminAddress } from '../../config/admin-conf.js';
+
 /** `serve`'s options, parsed and checked. */
 export interface ServeOptions {
   readonly configDir: string;
@@ -12,6 +14,8 @@ export interface ServeOptions {
   /** --in-process: no primary, no workers; for development. */
   readonly inProcess: boolean;
   readonly pidfile: string | undefined;
+  /** --admin: the admin listener's address, over `[admin] listen`. */
+  readonly admin: AdminAddress | undefined;
 }
 
 /** `http://127.0.0.1:8080`, `http://[::1]:8080`. */

@@ -3,7 +3,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { ReloadResult } from '../../application.js';
 import type { Logger } from '../../logger.js';
 import { plural } from '../output.js';
+import type { RawStats } from '../../internal.js';
 import { CrashLedger } from './crash-ledger.js';
+import { RetiredCounts } from './retired.js';
 import { CLOSE_BOUND_MS } from './timeouts.js';
 import { STICKY_ENV } from './options.js';
 import { isFromWorker, type FromWorker, type LoadFailure, type ToWorker } from './messages.js';
@@ -18,6 +20,8 @@ const MAX_RESTART_MS = 10_000;
 const SERVED_MS = 1_000;
 /** A reload reads files and compares them; a worker silent this long is reported. */
 const ANSWER_MS = 30_000;
+/** A worker busy past this is left out of /status and /metrics rather than holding them up. */
+const STATS_ANSWER_MS = 2_000;
 /** How long a rolling reload waits for the new workers to load and listen. */
 export const ROLL_BOUND_MS = 120_000;
 /** Past the drain and the closing of sites, a worker still running is killed. */
@@ -83,6 +87,8 @@ interface Member {
   broughtUp: boolean;
   /** It reported a crash: replaced already, it serves until its replacement does. */
   crashed: boolean;
+  /** It sent its final counts (exiting): they are in `retired`, it is not asked again. */
+  counted: boolean;
 }
 
 function ignoreSendError(): void {}
@@ -197,6 +203,26 @@ export class WorkerPool {
     }));
   }
 
+  /** What exited workers counted. */
+  readonly retired = new RetiredCounts();
+
+  /** Every running worker's raw statistics (those that do not answer within the bound are left out). */
+  async stats(): Promise<RawStats[]> {
+    const replies = await Promise.all(this.#uncounted().map((member) => this.#ask(member, (id) => ({ hostmux: 'stats', id }), STATS_ANSWER_MS)));
+    return replies.flatMap((reply) => (reply.hostmux === 'stats' ? [reply.stats] : []));
+  }
+
+  /** Every running worker's prom-client metrics, as JSON. */
+  async metrics(): Promise<unknown[][]> {
+    const replies = await Promise.all(this.#uncounted().map((member) => this.#ask(member, (id) => ({ hostmux: 'metrics', id }), STATS_ANSWER_MS)));
+    return replies.flatMap((reply) => (reply.hostmux === 'metrics' ? [[...reply.metrics]] : []));
+  }
+
+  /** Whether the first generation serves and the pool is not stopping. */
+  get serving(): boolean {
+    return !this.#stopping && this.#current().some((member) => member.phase === 'serving');
+  }
+
   /** Tells every worker to reopen its log files. */
   reopenLogs(): void {
     for (const member of this.#members.values()) this.#send(member, { hostmux: 'reopen' });
@@ -254,6 +280,11 @@ export class WorkerPool {
     return this.#members.size;
   }
 
+  /** Running workers whose counts are not in `retired` yet. */
+  #uncounted(): Member[] {
+    return [...this.#members.values()].filter((member) => !member.counted && member.held === undefined);
+  }
+
   /** The workers of the serving generation that have not left. */
   #current(): Member[] {
     return [...this.#members.values()].filter((m) => m.generation === this.#generation && m.phase !== 'leaving');
@@ -266,7 +297,7 @@ export class WorkerPool {
     const member: Member = {
       worker, pid: worker.process.pid ?? 0, generation, slot, load, phase: 'starting', loaded: undefined,
       listeningAt: undefined, replaces, failure: undefined, pending: new Map(), held: [],
-      onLoaded: undefined, onServing: undefined, onDraining: undefined, broughtUp: false, crashed: false,
+      onLoaded: undefined, onServing: undefined, onDraining: undefined, broughtUp: false, crashed: false, counted: false,
     };
     this.#members.set(worker.id, member);
     return member;
@@ -308,10 +339,10 @@ export class WorkerPool {
   }
 
   /** Asks one worker and waits (bounded) for its answer. */
-  #ask(member: Member, question: (id: number) => ToWorker): Promise<FromWorker | { hostmux: 'gone'; message: string }> {
+  #ask(member: Member, question: (id: number) => ToWorker, bound = ANSWER_MS): Promise<FromWorker | { hostmux: 'gone'; message: string }> {
     const id = ++this.#questions;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => answer({ hostmux: 'gone', message: `worker ${member.pid} did not answer within ${ANSWER_MS / 1000} s` }), ANSWER_MS);
+      const timer = setTimeout(() => answer({ hostmux: 'gone', message: `worker ${member.pid} did not answer within ${bound / 1000} s` }), bound);
       const answer = (reply: FromWorker | { hostmux: 'gone'; message: string }) => {
         clearTimeout(timer);
         member.pending.delete(id);
@@ -397,11 +428,17 @@ export class WorkerPool {
         member.onDraining?.();
         break;
       case 'exiting':
+        if (message.final !== undefined) {
+          member.counted = true;
+          this.retired.add(message.final);
+        }
         this.#send(member, { hostmux: 'exit' });
         break;
       case 'reloaded':
       case 'reload-failed':
       case 'states':
+      case 'stats':
+      case 'metrics':
         member.pending.get(message.id)?.(message);
         break;
     }

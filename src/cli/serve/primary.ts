@@ -11,6 +11,12 @@ import type { ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
 import type { Logger } from '../../logger.js';
 import { watchTree, type Watcher } from './watch.js';
+import { startAdmin } from './admin.js';
+import type { ReloadOutcome } from '../../admin/handler.js';
+import { ConfigError, type ConfigProblem } from '../../errors.js';
+import type { ReloadResult } from '../../application.js';
+import { reloadRecord, type ReloadRecord } from '../../metrics/stats.js';
+import type http from 'node:http';
 
 /** One log line per distinct outcome of an in-place reload, not one per worker. */
 function reportReload(replies: readonly ReloadReply[], log: Logger): void {
@@ -63,32 +69,52 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
   );
   let watcher: Watcher | undefined;
   let listener: net.Server | undefined;
+  let admin: http.Server | undefined;
   let stopping = false;
 
-  const reloadNow = async () => {
-    if (stopping) return;
+  /** What the pool serves: the primary's own count, since a rolled-back reload leaves the workers on the old tree. */
+  const record: { generation: number; ok: number; refused: number; last: ReloadRecord | null } = { generation: 1, ok: 0, refused: 0, last: null };
+  const refused = (error: string, problems: ConfigProblem[] = []): ReloadOutcome => {
+    record.refused++;
+    record.last = reloadRecord({ error });
+    return { ok: false, error, problems };
+  };
+  const reloadNow = async (): Promise<ReloadOutcome> => {
+    if (stopping) return { ok: false, error: 'stopping', problems: [] };
+    let result: ReloadResult;
     try {
       // The tree is checked here first: a refused tree changes nothing and is reported once.
-      const result = await app.reload();
-      if (server().reload === 'in-place') {
-        reportReload(await pool.reloadInPlace(), log());
-        return;
-      }
-      const rolled = await pool.roll();
-      reportLoadFailures(rolled.failures, log());
-      if (rolled.ok) log().info(`configuration reloaded: ${describeReload(result)}; ${plural(options.workers, 'new worker')} ${options.workers === 1 ? 'serves' : 'serve'} it`);
-      else log().error(`reload failed, the previous workers keep serving: ${rolled.reason}`);
+      result = await app.reload();
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
       // A refused reload still reopens the workers' log files, which logrotate's SIGHUP needs.
       pool.reopenLogs();
+      return refused(describeReloadError(error), error instanceof ConfigError ? [...error.problems] : []);
     }
+    if (server().reload === 'in-place') {
+      const replies = await pool.reloadInPlace();
+      reportReload(replies, log());
+      const failed = replies.find((reply) => reply.error !== undefined);
+      if (failed !== undefined) return refused(`${RELOAD_FAILED} in worker ${failed.pid}: ${failed.error}`);
+    } else {
+      const rolled = await pool.roll();
+      reportLoadFailures(rolled.failures, log());
+      if (!rolled.ok) {
+        log().error(`reload failed, the previous workers keep serving: ${rolled.reason}`);
+        return refused(`the previous workers keep serving: ${rolled.reason}`);
+      }
+      log().info(`configuration reloaded: ${describeReload(result)}; ${plural(options.workers, 'new worker')} ${options.workers === 1 ? 'serves' : 'serve'} it`);
+    }
+    record.generation++;
+    record.ok++;
+    record.last = reloadRecord({ result });
+    return { ok: true, result };
   };
   // One reload at a time, none before the workers first serve; signals that come while one waits to run join it.
   let starting: Promise<unknown> = Promise.resolve();
-  let reloading = Promise.resolve();
-  let queued: Promise<void> | undefined;
-  const reload = (): Promise<void> => {
+  let reloading: Promise<unknown> = Promise.resolve();
+  let queued: Promise<ReloadOutcome> | undefined;
+  const reload = (): Promise<ReloadOutcome> => {
     queued ??= Promise.all([reloading, starting]).then(() => {
       queued = undefined;
       return reloadNow();
@@ -101,12 +127,14 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     const finish = async (code: number, message: string) => {
       watcher?.close();
       listener?.close();
+      admin?.close();
+      admin?.closeAllConnections();
       log().info(message);
       await closeApplication(app);
       if (options.pidfile !== undefined) removePidfile(options.pidfile);
       resolve(code);
     };
-    const stop = async (signal: NodeJS.Signals) => {
+    const stop = async (signal: string) => {
       if (stopping) {
         log().warn(`${signal} again: cutting off what is still in flight`);
         pool.cut();
@@ -149,7 +177,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
         if (stopping) return;
         reportLoadFailures(failures, log());
         // Armed before "listening" is said: a change made by whoever waits for that line is seen.
-        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
+        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, () => reload().then(() => {}));
         const how = `${plural(options.workers, 'worker')}${sticky ? ', sticky' : ''}`;
         const problem = announceListening(app, options, address, how, failures.length);
         if (problem !== undefined) {
@@ -157,6 +185,26 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
           void fail(problem);
           return;
         }
+        const adminAt = options.admin ?? server().admin.listen;
+        if (adminAt === undefined) return;
+        startAdmin(adminAt, {
+          app,
+          pool,
+          workers: options.workers,
+          record,
+          reload: () => reload().then((outcome) => {
+            watcher?.rearm();
+            return outcome;
+          }),
+          stop: () => void stop('POST /stop'),
+          ready: () => !stopping && pool.serving,
+        }, log()).then(
+          (started) => {
+            if (stopping) started.close();
+            else admin = started;
+          },
+          (error: Error) => void (stopping || fail(`cannot start the admin listener: ${error.message}`)),
+        );
       },
       (error: Error) => void (stopping || fail(error.message)),
     );

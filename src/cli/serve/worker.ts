@@ -3,9 +3,10 @@ import { createApplication, type Application } from '../../application.js';
 import { siteContext } from '../../attribution.js';
 import { describeError, loggableError } from '../../describe-error.js';
 import { internalsOf, type ApplicationInternals } from '../../internal.js';
+import { createRegistry } from '../../metrics/prometheus.js';
 import { createServer, describeCut } from './http-server.js';
 import { closeApplication, describeReloadError, loggerOf } from './lifecycle.js';
-import { isToWorker, type FromWorker, type LoadFailure, type ToWorker } from './messages.js';
+import { isToWorker, type FinalCounts, type FromWorker, type LoadFailure, type ToWorker } from './messages.js';
 import { STICKY_ENV, type ServeOptions } from './options.js';
 
 function send(message: FromWorker): Promise<void> {
@@ -59,6 +60,14 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
   }
   const internals = internalsOf(app)!;
   const served = createServer(app);
+  // Made on the first scrape: a pool nobody scrapes pays nothing for it.
+  let registry: ReturnType<typeof createRegistry> | undefined;
+  const metricsJson = () => (registry ??= createRegistry(() => internals.rawStats(), false)).getMetricsAsJSON();
+  /** What this worker counted, for the primary to keep once it is gone. */
+  const finalCounts = async (): Promise<FinalCounts> => ({
+    stats: internals.rawStats(),
+    metrics: (await metricsJson()).filter((metric) => metric.name.startsWith('hostmux_') && ['counter', 'histogram'].includes(String(metric.type))),
+  });
 
   let serving: Promise<unknown> | undefined;
   let exited: (() => void) | undefined;
@@ -78,10 +87,11 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
     // worker stopped listening may still be on its way: exiting now would strand
     // it. One round trip lets it arrive (it is then refused and handed to
     // another worker).
+    const final = await finalCounts().catch(() => undefined);
     await new Promise<void>((resolve) => {
       exited = resolve;
       setTimeout(resolve, EXIT_ANSWER_MS).unref();
-      void send({ hostmux: 'exiting' });
+      void send(final === undefined ? { hostmux: 'exiting' } : { hostmux: 'exiting', final });
     });
     exitProcess(crashed || cut !== undefined ? 1 : 0);
   };
@@ -174,6 +184,12 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
         void send({ hostmux: 'states', id: message.id, ready });
         break;
       }
+      case 'stats':
+        void send({ hostmux: 'stats', id: message.id, stats: internals.rawStats() });
+        break;
+      case 'metrics':
+        void metricsJson().then((metrics) => send({ hostmux: 'metrics', id: message.id, metrics }));
+        break;
       case 'reload':
         if (stopping) break;
         app.reload().then(
