@@ -237,3 +237,18 @@ test('admin listener on a unix socket: mode 0600, a stale socket file is replace
   assert.equal(stopped.code, 0, stopped.stderr);
   assert.equal(await server.exited, 0);
 });
+
+test('serve --in-process: the same admin listener, for the one process', async (t) => {
+  const dir = tree(t, '');
+  const server = await serve(t, ['-c', dir, '--in-process', '--admin', '127.0.0.1:0']);
+  const admin = Number((await server.waitFor(/admin listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+  await pid(server.port, 'alpha.test');
+  const status = JSON.parse((await request(admin, { path: '/status?site=alpha' })).body) as { workers: number; sites: { requests: { total: number } }[] };
+  assert.equal(status.workers, 1);
+  assert.equal(status.sites[0]!.requests.total, 1);
+  writeTree(dir, { 'sites-enabled/gamma.ini': '[site]\ndomains = gamma.test\nhandler = ../sites/app.mjs\n' });
+  const reloaded = await hostmux(['reload', '-c', dir, '--admin', `127.0.0.1:${admin}`]);
+  assert.equal(reloaded.stdout, 'Reloaded: added gamma; 2 kept.\n');
+  assert.equal((await hostmux(['stop', '-c', dir, '--admin', `127.0.0.1:${admin}`])).code, 0);
+  assert.equal(await server.exited, 0);
+});

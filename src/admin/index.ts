@@ -5,11 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Application } from '../application/types.js';
-import { ConfigError } from '../errors.js';
 import { internalsOf } from '../internal.js';
-import { createRegistry } from '../metrics/prometheus.js';
-import { mergeSites } from '../metrics/stats.js';
-import { adminHandler, type AdminSource } from './handler.js';
+import { applicationSource } from './app-source.js';
+import { adminHandler } from './handler.js';
 
 /**
  * Options of {@link createAdminHandler}.
@@ -61,32 +59,5 @@ export function createAdminHandler(
 ): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void {
   const internals = internalsOf(app);
   if (internals === undefined) throw new TypeError('createAdminHandler needs an application made by createApplication');
-  let registry: ReturnType<typeof createRegistry> | undefined;
-  const source: AdminSource = {
-    status: () => {
-      const raw = internals.rawStats();
-      return Promise.resolve({
-        uptime: (Date.now() - raw.started) / 1000,
-        generation: raw.generation,
-        workers: 1,
-        reload: raw.reload,
-        sites: mergeSites(app.sites, [raw.sites]),
-      });
-    },
-    metrics: async () => {
-      registry ??= createRegistry(() => internals.rawStats(), true);
-      return { contentType: registry.contentType, text: await registry.metrics() };
-    },
-    ready: () => true,
-    reload: () => app.reload().then(
-      (result) => ({ ok: true as const, result }),
-      (error: unknown) => ({
-        ok: false as const,
-        problems: error instanceof ConfigError ? error.problems : [],
-        error: error instanceof Error ? error.message : String(error),
-      }),
-    ),
-    stop: options.stop,
-  };
-  return adminHandler(source, options);
+  return adminHandler(applicationSource(app, internals, options.stop, () => true), options);
 }

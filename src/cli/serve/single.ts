@@ -7,6 +7,11 @@ import { removePidfile } from './pidfile.js';
 import type { ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
 import { watchTree, type Watcher } from './watch.js';
+import type http from 'node:http';
+import { applicationSource } from '../../admin/app-source.js';
+import { adminHandler } from '../../admin/handler.js';
+import { adminAddressProblem } from '../../config/admin-conf.js';
+import { describeAdmin, listenAdmin } from './admin-server.js';
 
 /** `serve --workers 1`: one process, no cluster; signals are handled here. */
 export async function serveInProcess(options: ServeOptions): Promise<number> {
@@ -24,9 +29,10 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
     }
   };
 
+  let admin: http.Server | undefined;
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = async (signal: NodeJS.Signals) => {
+    const stop = async (signal: string) => {
       if (stopping) {
         log().warn(`${signal} again: cutting off what is still in flight`);
         served.cutNow();
@@ -34,6 +40,8 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
       }
       stopping = true;
       watcher?.close();
+      admin?.close();
+      admin?.closeAllConnections();
       log().info(`${signal}: stopping; in-flight requests have ${options.drainMs / 1000} s to finish`);
       // The sites close once the requests are done, so that they can end their WebSockets within the drain.
       const cut = describeCut(await served.drain(options.drainMs, () => closeApplication(app)));
@@ -67,6 +75,20 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
           void fail(problem);
           return;
         }
+        const internals = internalsOf(app)!;
+        const adminAt = options.admin ?? internals.tree.server.admin.listen;
+        if (adminAt === undefined) return;
+        const token = () => internals.tree.server.admin.token;
+        const unsafe = adminAddressProblem(adminAt, token());
+        const handler = adminHandler(applicationSource(app, internals, () => void stop('POST /stop'), () => !stopping), { token });
+        (unsafe === undefined ? listenAdmin(adminAt, handler) : Promise.reject(new Error(unsafe))).then(
+          (started) => {
+            if (stopping) return void started.close();
+            admin = started;
+            log().info(`admin listening on ${describeAdmin(adminAt, started)}`);
+          },
+          (error: Error) => void (stopping || fail(`cannot start the admin listener: ${error.message}`)),
+        );
       },
       (error: Error) => void (stopping || fail(`cannot listen on ${options.host} port ${options.port}: ${error.message}`)),
     );
