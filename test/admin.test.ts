@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { lstatSync, existsSync, statSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { listen, request, tempDir, writeTree } from './helpers.ts';
@@ -17,6 +18,7 @@ const APP = `
 export function createHandler(site) {
   return (req, res) => {
     if (req.url === '/missing') { res.statusCode = 404; return void res.end('nope'); }
+    if (req.url === '/slow') { res.write('started\\n'); return void setTimeout(() => res.end('finished\\n'), 800); }
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ site: site.name, pid: process.pid }));
   };
@@ -250,5 +252,44 @@ test('serve --in-process: the same admin listener, for the one process', async (
   const reloaded = await hostmux(['reload', '-c', dir, '--admin', `127.0.0.1:${admin}`]);
   assert.equal(reloaded.stdout, 'Reloaded: added gamma; 2 kept.\n');
   assert.equal((await hostmux(['stop', '-c', dir, '--admin', `127.0.0.1:${admin}`])).code, 0);
+  assert.equal(await server.exited, 0);
+});
+
+test('POST /stop twice is one stop: a request in flight still finishes, exit 0; the listener holds at most 64 connections', { timeout: 60_000 }, async (t) => {
+  const server = await withAdmin(t, tree(t, LOOPBACK));
+  const sockets: net.Socket[] = [];
+  t.after(() => sockets.forEach((socket) => socket.destroy()));
+  for (let i = 0; i < 64; i++) {
+    const socket = net.connect(server.admin, '127.0.0.1');
+    sockets.push(socket);
+    await once(socket, 'connect');
+  }
+  // The 65th is accepted by the kernel and closed by the server at once.
+  const extra = net.connect(server.admin, '127.0.0.1');
+  sockets.push(extra);
+  await once(extra, 'close');
+  sockets.forEach((socket) => socket.destroy());
+
+  const slow = new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: server.port, path: '/slow', headers: { host: 'alpha.test' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+      // Cut off: 'close' without 'end' (after 'end', rejecting changes nothing).
+      res.on('close', () => reject(new Error(`cut off after ${JSON.stringify(body)}`)));
+    }).on('error', reject);
+  });
+  // Wait until the slow response has begun.
+  for (let i = 0; i < 100; i++) {
+    const status = JSON.parse((await request(server.admin, { path: '/status?site=alpha' })).body) as { sites: { inFlight: number }[] };
+    if (status.sites[0]!.inFlight === 1) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const first = await request(server.admin, { path: '/stop', method: 'POST' });
+  assert.equal(first.status, 202);
+  // The listener may already be closing: a second POST either gets 202 or finds it gone.
+  await request(server.admin, { path: '/stop', method: 'POST' }).catch(() => undefined);
+  assert.equal(await slow, 'started\nfinished\n');
   assert.equal(await server.exited, 0);
 });

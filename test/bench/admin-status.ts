@@ -42,6 +42,12 @@ for (const path of ['/status', '/metrics']) {
   times.sort((a, b) => a - b);
   console.log(`${path} at ${count.toLocaleString('en-US')} sites, 2 workers, every site with counts: median ${median(times).toFixed(0)} ms, max ${times.at(-1)!.toFixed(0)} ms over ${asks} asks; ${(bytes / 1024 / 1024).toFixed(1)} MiB`);
 }
+// Ten scrapers at once: those that come while one is answered share its answer.
+for (const path of ['/status', '/metrics']) {
+  const started = performance.now();
+  await Promise.all(Array.from({ length: 10 }, () => get(admin, path)));
+  console.log(`${path}, 10 at once: all answered in ${(performance.now() - started).toFixed(0)} ms`);
+}
 agent.destroy();
 server.child.kill('SIGTERM');
 tree.remove();

@@ -6,6 +6,10 @@ import { urlOf } from './options.js';
 
 /** The admin listener's own timeouts: a person or a scraper, never a slow upload. */
 const ADMIN_TIMEOUT_MS = 10_000;
+/** How often Node checks them (its default, 30 s, would let 10 s run to 40). */
+const CHECK_MS = 1_000;
+/** Connections at once: operators and scrapers are few; more are refused rather than held. */
+const MAX_CONNECTIONS = 64;
 
 /** `http://127.0.0.1:2019` or `unix:/run/hostmux/admin.sock`, as it listens. */
 export function describeAdmin(address: AdminAddress, server: http.Server): string {
@@ -31,7 +35,8 @@ function socketAnswers(path: string): Promise<boolean> {
  * that answers is another server's: an error.
  */
 export async function listenAdmin(address: AdminAddress, handler: http.RequestListener): Promise<http.Server> {
-  const server = http.createServer({ requestTimeout: ADMIN_TIMEOUT_MS, headersTimeout: ADMIN_TIMEOUT_MS }, handler);
+  const server = http.createServer({ requestTimeout: ADMIN_TIMEOUT_MS, headersTimeout: ADMIN_TIMEOUT_MS, connectionsCheckingInterval: CHECK_MS }, handler);
+  server.maxConnections = MAX_CONNECTIONS;
   if (address.kind === 'unix') {
     let stale = false;
     try {

@@ -24,6 +24,16 @@ export interface PrimaryAdmin {
 }
 
 /**
+ * Requests that come while one is being answered share its answer: a
+ * scrape of 10,000 sites costs the primary (and each worker) most of a
+ * second of CPU, and ten at once must not cost ten times that.
+ */
+function shared<T>(collect: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () => (running ??= collect().finally(() => (running = undefined)));
+}
+
+/**
  * `serve`'s admin listener: figures added up over every worker (and those
  * that have exited), the primary's own reload record, and its actions.
  */
@@ -37,7 +47,7 @@ export async function startAdmin(address: AdminAddress, primary: PrimaryAdmin, l
   // The primary's own registry: its process metrics and the reloads it ran.
   const own = createRegistry(() => ({ ...internals.rawStats(), sites: [], generation: primary.record.generation, reloads: primary.record }), true);
   const source: AdminSource = {
-    status: async () => {
+    status: shared(async () => {
       const workers = await primary.pool.stats();
       return {
         uptime: (Date.now() - started) / 1000,
@@ -46,13 +56,13 @@ export async function startAdmin(address: AdminAddress, primary: PrimaryAdmin, l
         reload: primary.record.last,
         sites: mergeSites(primary.app.sites, [...workers.map((stats) => stats.sites), primary.pool.retired.sites()]),
       };
-    },
-    metrics: async () => {
+    }),
+    metrics: shared(async () => {
       const [workers, retired, mine] = await Promise.all([primary.pool.metrics(), primary.pool.retired.metrics(), own.getMetricsAsJSON()]);
       // prom-client's cluster aggregation: counters and histograms add up by name and labels.
       const aggregated = AggregatorRegistry.aggregate([mine, ...workers, retired] as Parameters<typeof AggregatorRegistry.aggregate>[0]);
       return { contentType: aggregated.contentType, text: await aggregated.metrics() };
-    },
+    }),
     ready: primary.ready,
     reload: primary.reload,
     stop: primary.stop,

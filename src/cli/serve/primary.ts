@@ -196,7 +196,8 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
             watcher?.rearm();
             return outcome;
           }),
-          stop: () => void stop('POST /stop'),
+          // A repeated POST /stop (a retry) is not a second signal: it does not cut the drain short.
+          stop: () => void (stopping || stop('POST /stop')),
           ready: () => !stopping && pool.serving,
         }, log()).then(
           (started) => {

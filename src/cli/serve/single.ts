@@ -80,7 +80,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
         if (adminAt === undefined) return;
         const token = () => internals.tree.server.admin.token;
         const unsafe = adminAddressProblem(adminAt, token());
-        const handler = adminHandler(applicationSource(app, internals, () => void stop('POST /stop'), () => !stopping), { token });
+        const handler = adminHandler(applicationSource(app, internals, () => void (stopping || stop('POST /stop')), () => !stopping), { token });
         (unsafe === undefined ? listenAdmin(adminAt, handler) : Promise.reject(new Error(unsafe))).then(
           (started) => {
             if (stopping) return void started.close();
