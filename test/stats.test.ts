@@ -231,3 +231,18 @@ test('admin handler: mounted under Express at /admin, the bare mount path redire
 test('createAdminHandler refuses what is not an application', () => {
   assert.throws(() => createAdminHandler((() => {}) as unknown as Application), TypeError);
 });
+
+test('metrics = off: nothing is counted, the states are still told', async (t) => {
+  const dir = tree(t, { 'hostmux.conf': '[server]\nmetrics = off\n' });
+  const app = make(t, dir);
+  const port = await serve(t, app);
+  await request(port, { host: 'a.test' });
+  const a = site(app, 'a');
+  assert.equal(a.requests.total, 0);
+  assert.equal(a.state, 'ready');
+  // Turned on by a reload: counting starts.
+  writeTree(dir, { 'hostmux.conf': '[server]\nmetrics = on\n' });
+  await app.reload();
+  await request(port, { host: 'a.test' });
+  assert.equal(site(app, 'a').requests.total, 1);
+});

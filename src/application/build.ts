@@ -77,7 +77,7 @@ export function* build(
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
-  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, context: tree.server.attribution === 'context', metrics, descriptors: undefined };
+  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, context: tree.server.attribution === 'context', counting: tree.server.metrics, metrics, descriptors: undefined };
 }
 
 /** The loggers sites get: their errors are noted as their last error. */

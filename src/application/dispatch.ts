@@ -37,11 +37,14 @@ function release(this: Tracked): void {
   if (this[RELEASED] === true) return;
   this[RELEASED] = true;
   const entry = this[TRACKED]!;
-  const now = performance.now();
-  const status = this.headersSent ? this.statusCode : 499;
-  const metrics = entry.metrics;
-  metrics.inFlight--;
-  metrics.record(status, now - this[STARTED]!, bodyBytes(this, this.req?.method, status), now);
+  const started = this[STARTED];
+  if (started !== undefined) {
+    const now = performance.now();
+    const status = this.headersSent ? this.statusCode : 499;
+    const metrics = entry.metrics;
+    metrics.inFlight--;
+    metrics.record(status, now - started, bodyBytes(this, this.req?.method, status), now);
+  }
   if (--entry.inFlight === 0 && entry.drained !== undefined) entry.drained();
 }
 
@@ -135,14 +138,18 @@ export function dispatch(
   const guard = entry.guard;
   if (guard !== undefined && !admit(entry, guard, req, res)) {
     // Refused for the site (quarantine, max_concurrent, max_body): its answers count too.
-    entry.metrics.record(res.statusCode, 0, 0, performance.now());
+    if (state.counting) entry.metrics.record(res.statusCode, 0, 0, performance.now());
     return true;
   }
   entry.inFlight++;
-  entry.metrics.inFlight++;
   (res as Tracked)[TRACKED] = entry;
-  (res as Tracked)[STARTED] = performance.now();
-  countBodyBytes(res);
+  // One clock read for the latency and the block warning.
+  const started = performance.now();
+  if (state.counting) {
+    entry.metrics.inFlight++;
+    (res as Tracked)[STARTED] = started;
+    countBodyBytes(res);
+  }
   res.on('close', release);
   res.on('error', responseFailed);
   if ('stream' in res) {
@@ -161,7 +168,6 @@ export function dispatch(
     requestRouted.publish(message);
   }
   if (guard !== undefined && guard.limits.timeout !== 0) startDeadline(res, guard.limits.timeout);
-  const started = performance.now();
   if (state.context) siteContext.run(entry.site.name, handleIn, entry.site, req, res);
   else entry.site.handle(req, res);
   const took = performance.now() - started;

@@ -61,6 +61,8 @@ export interface State {
   readonly blockWarning: number;
   /** `attribution = context`: calls into sites run in their AsyncLocalStorage context. */
   readonly context: boolean;
+  /** `metrics = on`: requests are counted. */
+  readonly counting: boolean;
   /** Every site's counts, by name: one registry for the application's life. */
   readonly metrics: MetricsRegistry;
   /** `app.sites`, made when first read. */

@@ -32,12 +32,14 @@ export interface ServerSettings {
   readonly attribution: 'stack' | 'context';
   /** The `[admin]` section: `serve`'s admin listener. */
   readonly admin: AdminSettings;
+  /** `metrics`: each site's requests are counted (statistics, /status, /metrics). */
+  readonly metrics: boolean;
 }
 
 export const SERVER_FILE = 'hostmux.conf';
 const SERVER_KEYS = new Set([
   'sites', 'default_site', 'trust_proxy', 'logging', ...LIMIT_KEYS,
-  'block_warning', 'reload', 'preload', 'crash_limit', 'crash_window', 'sticky', 'attribution',
+  'block_warning', 'reload', 'preload', 'crash_limit', 'crash_window', 'sticky', 'attribution', 'metrics',
 ]);
 const DEFAULTS: ServerSettings = {
   sites: ['sites-enabled/*.ini'],
@@ -53,6 +55,7 @@ const DEFAULTS: ServerSettings = {
   sticky: false,
   attribution: 'stack',
   admin: NO_ADMIN,
+  metrics: true,
 };
 /** The sections hostmux.conf may have, each read by its own module. */
 const SECTIONS = new Set(['server', 'admin']);
@@ -170,5 +173,6 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
     sticky: boolean('sticky', DEFAULTS.sticky),
     attribution,
     admin,
+    metrics: boolean('metrics', DEFAULTS.metrics),
   };
 }

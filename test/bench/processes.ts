@@ -10,7 +10,7 @@ export const MATCH_SCRIPT = `${HERE}match.mjs`;
 /** The built command, as users run it. */
 export const CLI_SCRIPT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-export type ServerKind = 'bare' | 'hostmux' | 'limits' | 'express' | 'fastify' | 'single' | 'send';
+export type ServerKind = 'bare' | 'hostmux' | 'limits' | 'nometrics' | 'express' | 'fastify' | 'single' | 'send';
 
 export interface Stats {
   readonly cpu: NodeJS.CpuUsage;

@@ -4,7 +4,8 @@
 //
 //   node server.mjs KIND [TREE_DIR | MODULE]
 //
-// KIND: bare (node:http, one handler: the limit), hostmux, limits (hostmux
+// KIND: bare (node:http, one handler: the limit), hostmux, nometrics (hostmux
+// with metrics = off), limits (hostmux
 // with max_concurrent, max_body and timeout on for every site), express (Express 5
 // with one vhost() per site), fastify (Fastify 5, a catch-all route and a
 // Map), single (node:http serving one site module: the memory comparison).
@@ -155,6 +156,7 @@ async function start() {
   const listener = kind === 'bare' ? siteHandler
     : kind === 'hostmux' ? await hostmuxListener()
     : kind === 'limits' ? await hostmuxListener(join(dir, 'limits'))
+    : kind === 'nometrics' ? await hostmuxListener(join(dir, 'nometrics'))
     : kind === 'express' ? await expressListener()
     : kind === 'single' ? await singleListener()
     : kind === 'send' ? await sendListener()

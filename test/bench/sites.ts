@@ -112,5 +112,9 @@ export function writeTree(sites: readonly BenchSite[], modules: 'shared' | 'per-
   mkdirSync(join(dir, 'limits'));
   symlinkSync('../sites-enabled', join(dir, 'limits', 'sites-enabled'));
   writeFileSync(join(dir, 'limits', 'hostmux.conf'), '[server]\nmax_concurrent = 10000\nmax_body = 1m\ntimeout = 30\n');
+  // The same sites uncounted (the `nometrics` kind): what the statistics cost a request.
+  mkdirSync(join(dir, 'nometrics'));
+  symlinkSync('../sites-enabled', join(dir, 'nometrics', 'sites-enabled'));
+  writeFileSync(join(dir, 'nometrics', 'hostmux.conf'), '[server]\nmetrics = off\n');
   return { dir, sites, modules: files, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -5,12 +5,13 @@ import { count, fixed, median, ratio, table } from './report.ts';
 import { startServer, type LoadGenerator, type LoadResult, type RunningServer, type SpawnOptions, type Stats } from './processes.ts';
 import { benchSites, describeHosts, requestHosts, writeTree } from './sites.ts';
 
-export const KINDS = ['bare', 'hostmux', 'limits', 'express', 'fastify'] as const;
+export const KINDS = ['bare', 'hostmux', 'nometrics', 'limits', 'express', 'fastify'] as const;
 export type ThroughputKind = (typeof KINDS)[number];
 
 export const KIND_LABELS: Record<ThroughputKind, string> = {
   bare: '(a) node:http, one handler',
   hostmux: '(b) hostmux',
+  nometrics: '(b″) hostmux, metrics = off (what counting costs is (b) against this)',
   limits: '(b′) hostmux, max_concurrent + max_body + timeout on every site',
   express: '(c) Express 5 + vhost',
   fastify: '(d) Fastify 5, catch-all + Map',
