@@ -1,7 +1,7 @@
 // app.reload() (README: Reloading). Real servers, real trees on disk, real module files.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, createApplication } from '../src/index.ts';
@@ -459,4 +459,32 @@ test('pipelined requests still queued when their client leaves do not hold a ret
   unlinkSync(join(dir.path, 'sites-enabled/q.ini'));
   assert.deepEqual((await app.reload()).removed, ['q']);
   await until(`close ${id}`);
+});
+
+test('a tree moved to a new directory (a release flipped by a symlink, a ConfigMap update): a site never imported follows it, an imported one with the same code is kept', async (t) => {
+  const base = tempDir('hostmux-moved-');
+  t.after(base.remove);
+  const release = (name: string) => writeTree(join(base.path, name), {
+    'sites/a.mjs': counterModule('a', 'a'),
+    'sites/b.mjs': counterModule('b', 'b'),
+    'sites-enabled/a.ini': siteFile('a.test', '../sites/a.mjs'),
+    'sites-enabled/b.ini': siteFile('b.test', '../sites/b.mjs'),
+  });
+  release('v1');
+  release('v2');
+  const current = join(base.path, 'current');
+  symlinkSync('v1', current);
+  const app = createApplication(current, { logger: captureLogger() });
+  t.after(() => app.close());
+  const server = await listen(app);
+  t.after(server.close);
+  assert.equal((await request(server.port, { host: 'a.test' })).body, 'a 1');
+  // The flip, and the old release removed, as a deploy (or the kubelet) does.
+  symlinkSync('v2', join(base.path, 'current.tmp'));
+  renameSync(join(base.path, 'current.tmp'), current);
+  assert.deepEqual(await app.reload(), { added: [], removed: [], reloaded: ['b'], kept: ['a'] });
+  rmSync(join(base.path, 'v1'), { recursive: true });
+  // a kept its instance (the same code); b, never imported, imports from v2 rather than from the removed v1.
+  assert.equal((await request(server.port, { host: 'a.test' })).body, 'a 2');
+  assert.equal((await request(server.port, { host: 'b.test' })).body, 'b 1');
 });

@@ -9,7 +9,7 @@ export const moduleKind: SiteKindDescriptor<ModuleSiteFile> = {
   keys: ['load_timeout', 'load_queue'],
   read: readModuleSite,
   create: (file, domains, env) => new ModuleSite(file, domains, env.configDir, env.loggers, env.fresh, env.context),
-  // A site keeps its loaded module while the handler file is unchanged.
-  keeps: (site) => (site as ModuleSite).handlerUnchanged(),
+  // A site keeps its loaded module while its handler file has the content it was imported with.
+  keeps: (site, file) => (site as ModuleSite).keepsHandler(file.handler),
   watched: (file) => [file.handler],
 };

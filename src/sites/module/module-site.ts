@@ -185,17 +185,20 @@ export class ModuleSite implements Site {
   }
 
   /**
-   * Whether the handler file still has the content it was imported with (a
-   * site never imported has nothing to lose: it imports the current file).
-   * Files the handler imports are not compared.
+   * Whether a reload whose site file names `handler` may keep this site:
+   * the file there has the content this site imported (files the handler
+   * imports are not compared). A site never imported is kept only for the
+   * same path: it imports on its first request, from the path it holds, and
+   * a tree moved to a new directory (a Kubernetes ConfigMap update, a
+   * release directory flipped by a symlink) may remove the old one.
    */
-  async handlerUnchanged(): Promise<boolean> {
-    if (this.#loading === undefined) return true;
+  async keepsHandler(handler: string): Promise<boolean> {
+    if (this.#loading === undefined) return handler === this.#handler;
     // A failed load is retried by the reload, as nginx would; a load still
     // in flight is not waited for (it may never settle): its digest was taken first.
     if (this.#failure !== undefined || this.#digest === undefined) return false;
     try {
-      return (await fileDigest(this.#handler)) === this.#digest;
+      return (await fileDigest(handler)) === this.#digest;
     } catch {
       return false;
     }
