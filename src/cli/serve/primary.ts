@@ -7,11 +7,12 @@ import { plural } from '../output.js';
 import { removePidfile } from './pidfile.js';
 import { WorkerPool, type ReloadReply } from './pool.js';
 import type { LoadFailure } from './messages.js';
-import type { ServeOptions } from './options.js';
+import { urlOf, type ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
 import type { Logger } from '../../logger.js';
 import { watchTree, type Watcher } from './watch.js';
 import { startAdmin } from './admin.js';
+import { systemdNotifier } from './notify.js';
 import type { ReloadOutcome } from '../../admin/handler.js';
 import { ConfigError, type ConfigProblem } from '../../errors.js';
 import type { ReloadResult } from '../../application.js';
@@ -79,8 +80,15 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     record.last = reloadRecord({ error });
     return { ok: false, error, problems };
   };
+  const notify = systemdNotifier(log);
   const reloadNow = async (): Promise<ReloadOutcome> => {
     if (stopping) return { ok: false, error: 'stopping', problems: [] };
+    notify.reloading();
+    const outcome = await reloadPool();
+    if (!stopping) notify.ready(outcome.ok ? `serving; reloaded: ${describeReload(outcome.result)}` : `serving; reload refused: ${outcome.error}`);
+    return outcome;
+  };
+  const reloadPool = async (): Promise<ReloadOutcome> => {
     let result: ReloadResult;
     try {
       // The tree is checked here first: a refused tree changes nothing and is reported once.
@@ -141,6 +149,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
         return;
       }
       stopping = true;
+      notify.stopping();
       // No new connection reaches a worker that drains.
       listener?.close();
       log().info(`${signal}: stopping ${plural(pool.size, 'worker')}; in-flight requests have ${options.drainMs / 1000} s to finish`);
@@ -185,6 +194,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
           void fail(problem);
           return;
         }
+        notify.ready(`serving ${plural(internalsOf(app)!.tree.sites.length, 'site')} on ${urlOf(address)} with ${how}`);
         const adminAt = options.admin ?? server().admin.listen;
         if (adminAt === undefined) return;
         startAdmin(adminAt, {

@@ -7,6 +7,8 @@ import { removePidfile } from './pidfile.js';
 import type { ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
 import { watchTree, type Watcher } from './watch.js';
+import { systemdNotifier } from './notify.js';
+import { urlOf } from './options.js';
 import type http from 'node:http';
 import { applicationSource } from '../../admin/app-source.js';
 import { adminHandler } from '../../admin/handler.js';
@@ -21,11 +23,16 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
   const served = createServer(app);
   let watcher: Watcher | undefined;
 
+  const notify = systemdNotifier(log);
   const reload = async () => {
+    notify.reloading();
     try {
-      log().info(`configuration reloaded: ${describeReload(await app.reload())}`);
+      const result = await app.reload();
+      log().info(`configuration reloaded: ${describeReload(result)}`);
+      notify.ready(`serving; reloaded: ${describeReload(result)}`);
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
+      notify.ready(`serving; reload refused: ${describeReloadError(error)}`);
     }
   };
 
@@ -39,6 +46,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
         return;
       }
       stopping = true;
+      notify.stopping();
       watcher?.close();
       admin?.close();
       admin?.closeAllConnections();
@@ -75,6 +83,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
           void fail(problem);
           return;
         }
+        notify.ready(`serving ${app.sites.length} sites on ${urlOf(address)} in-process`);
         const internals = internalsOf(app)!;
         const adminAt = options.admin ?? internals.tree.server.admin.listen;
         if (adminAt === undefined) return;
