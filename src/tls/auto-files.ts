@@ -12,3 +12,8 @@ export function autoFiles(storage: string, site: string): { cert: string; key: s
 export function accountKeyFile(storage: string): string {
   return join(storage, 'account.key');
 }
+
+/** Where the ACME orderer writes each HTTP-01 challenge's key authorization, one file per token. */
+export function challengeDir(storage: string): string {
+  return join(storage, 'challenges');
+}

@@ -20,6 +20,8 @@ export interface LoadedCertificate {
   covers(domain: CompiledDomain): boolean;
   /** The context a TLS handshake uses, made on first use and kept. */
   context(): SecureContext;
+  /** The PEM texts as read: a server's default context (for clients that send no SNI) is made from them. */
+  readonly pem: { readonly cert: string; readonly key: string };
 }
 
 /** What loading a pair gave: the certificate, or why it cannot be used. */
@@ -70,6 +72,7 @@ export function loadCertificate(certFile: string, keyFile: string, now: number):
     validTo,
     covers: (domain) => covers(x509, domain),
     context: () => (context ??= createSecureContext({ cert: certText, key: keyText })),
+    pem: { cert: certText, key: keyText },
   };
   return { certificate };
 }

@@ -28,6 +28,8 @@ export interface CertificateRow {
 export interface Certificates {
   /** The context for a handshake; undefined refuses it (no certificate for that name). */
   contextFor(servername: string | undefined): SecureContext | undefined;
+  /** The certificate for a client that sends no SNI, as PEM texts; undefined refuses such a client. */
+  readonly noSni: { readonly cert: string; readonly key: string } | undefined;
   /** Whether a site is served over HTTPS (it has a certificate, or the default covers it). */
   hasCertificate(site: string): boolean;
   /** The sites and the files of their certificates, `tls = auto` sites waiting for theirs included. */
@@ -109,6 +111,7 @@ export function loadCertificates(
       const site = host === undefined ? undefined : route(host);
       return (site === undefined ? noSni : bySite.get(site) ?? fallback)?.context();
     },
+    noSni: noSni?.pem,
     hasCertificate: (site) => bySite.has(site),
     rows,
     warnings,

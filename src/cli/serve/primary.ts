@@ -10,6 +10,7 @@ import type { LoadFailure } from './messages.js';
 import type { ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
 import type { Logger } from '../../logger.js';
+import { announceHttpsOf, logCertificateWarnings } from './listeners.js';
 import { watchTree, type Watcher } from './watch.js';
 import { startAdmin } from './admin.js';
 import type { ReloadOutcome } from '../../admin/handler.js';
@@ -63,8 +64,15 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
   const log = () => loggerOf(app);
   const server = () => internalsOf(app)!.tree.server;
   const sticky = options.sticky || server().sticky;
+  const httpsAt = options.https ?? server().https;
+  if (httpsAt?.port === 0) {
+    // The workers share each port the primary binds for them: port 0 would be a second free port nobody is told of.
+    log().error('https port 0 is for --in-process only: with workers, name the port ([server] https, --https)');
+    await closeApplication(app);
+    return PROBLEMS;
+  }
   const pool = new WorkerPool(
-    { workers: options.workers, drainMs: options.drainMs, sticky, settings: () => server() },
+    { workers: options.workers, drainMs: options.drainMs, sticky, settings: () => server(), httpsPort: httpsAt?.port },
     log,
   );
   let watcher: Watcher | undefined;
@@ -85,6 +93,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     try {
       // The tree is checked here first: a refused tree changes nothing and is reported once.
       result = await app.reload();
+      logCertificateWarnings(app);
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
       // A refused reload still reopens the workers' log files, which logrotate's SIGHUP needs.
@@ -179,6 +188,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
         // Armed before "listening" is said: a change made by whoever waits for that line is seen.
         if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, () => reload().then(() => {}));
         const how = `${plural(options.workers, 'worker')}${sticky ? ', sticky' : ''}`;
+        announceHttpsOf(app, options);
         const problem = announceListening(app, options, address, how, failures.length);
         if (problem !== undefined) {
           watcher?.close();

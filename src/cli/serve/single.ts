@@ -1,5 +1,6 @@
 import { OK, PROBLEMS } from '../command.js';
-import { createServer, describeCut } from './http-server.js';
+import { describeCut } from './http-server.js';
+import { announceHttps, createListeners, httpsOf, logCertificateWarnings } from './listeners.js';
 import {
   RELOAD_FAILED, announceListening, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
 } from './lifecycle.js';
@@ -18,12 +19,13 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
   const app = startApplication(options.configDir);
   if (app === undefined) return PROBLEMS;
   const log = () => loggerOf(app);
-  const served = createServer(app);
+  const served = createListeners(app, httpsOf(app, options.https));
   let watcher: Watcher | undefined;
 
   const reload = async () => {
     try {
       log().info(`configuration reloaded: ${describeReload(await app.reload())}`);
+      logCertificateWarnings(app);
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
     }
@@ -69,6 +71,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
         if (stopping) return;
         // Armed before "listening" is said: a change made by whoever waits for that line is seen.
         if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
+        announceHttps(app, served);
         const problem = announceListening(app, options, address, 'in-process');
         if (problem !== undefined) {
           watcher?.close();
