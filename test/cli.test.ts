@@ -190,7 +190,7 @@ test('the config dir is --config (before or after the command), else $HOSTMUX_HO
   ]);
   for (const result of [before, after, short, home, overridden]) {
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^alpha +enabled +alpha\.test, \*\.alpha\.test$/m);
+    assert.match(result.stdout, /^alpha +enabled +- +alpha\.test, \*\.alpha\.test$/m);
   }
   // No /etc/hostmux on the test machine: the default is named in the problem.
   assert.equal(fallback.code, 1);
