@@ -30,6 +30,13 @@ module.exports = {
       to: { path: '^src/((application|sites|adapters|cli)/|(application|internal|index)\\.ts$)' },
     },
     {
+      name: 'tls-is-below-the-application',
+      comment: 'tls/ (certificates, the SNI choice) reads the tree; it imports no application, sites, adapters or cli.',
+      severity: 'error',
+      from: { path: '^src/tls/' },
+      to: { path: '^src/((application|sites|adapters|cli|acme)/|(application|internal|index)\\.ts$)' },
+    },
+    {
       name: 'sites-do-not-import-adapters',
       comment: 'A site works the same under any host framework.',
       severity: 'error',

@@ -208,6 +208,9 @@ export function createApplication(configDir: string, options: ApplicationOptions
     get logger() {
       return state.logging.root;
     },
+    get tls() {
+      return state.tls;
+    },
     siteInContext,
     blame: (error) => {
       const inContext = siteInContext();

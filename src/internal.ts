@@ -5,6 +5,7 @@ import type { AnyRequest } from './routing/request-host.js';
 import type { AnyResponse } from './respond.js';
 import type { SiteState } from './sites/site.js';
 import { INTERNAL } from './symbols.js';
+import type { Certificates } from './tls/certificates.js';
 
 /** What the Fastify plugin uses to take a request or leave it to Fastify. */
 export interface ApplicationInternals {
@@ -28,6 +29,8 @@ export interface ApplicationInternals {
    * reading the files again.
    */
   readonly tree: ConfigTree;
+  /** The certificates of the configuration that serves now (a reload replaces them). */
+  readonly tls: Certificates;
   /** hostmux's own logger (logging.ini's root, or options.logger), for the command's messages. */
   readonly logger: Logger;
   /** `trust_proxy` / `options.trustProxy`; undefined when neither is set. */

@@ -190,7 +190,7 @@ test('the config dir is --config (before or after the command), else $HOSTMUX_HO
   ]);
   for (const result of [before, after, short, home, overridden]) {
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^alpha +enabled +alpha\.test, \*\.alpha\.test$/m);
+    assert.match(result.stdout, /^alpha +enabled +- +alpha\.test, \*\.alpha\.test$/m);
   }
   // No /etc/hostmux on the test machine: the default is named in the problem.
   assert.equal(fallback.code, 1);
@@ -324,10 +324,10 @@ test('list: every available site, enabled or not, with its domains; problems exi
   const clean = await hostmux(['list', '-c', dir]);
   assert.equal(clean.code, 0, clean.stderr);
   assert.deepEqual(clean.stdout.trimEnd().split('\n').map((line) => line.split(/ {2,}/)), [
-    ['NAME', 'STATUS', 'DOMAINS'],
-    ['alpha', 'enabled', 'alpha.test, *.alpha.test'],
-    ['beta', 'disabled', 'beta.test'],
-    ['gamma', 'disabled', 'gamma.test'],
+    ['NAME', 'STATUS', 'HTTPS', 'DOMAINS'],
+    ['alpha', 'enabled', '-', 'alpha.test, *.alpha.test'],
+    ['beta', 'disabled', '-', 'beta.test'],
+    ['gamma', 'disabled', '-', 'gamma.test'],
   ]);
 
   writeTree(dir, {
@@ -340,13 +340,13 @@ test('list: every available site, enabled or not, with its domains; problems exi
   assert.equal(messy.code, 1);
   const rows = messy.stdout.trimEnd().split('\n').map((line) => line.split(/ {2,}/));
   assert.deepEqual(rows, [
-    ['NAME', 'STATUS', 'DOMAINS'],
-    ['alpha', 'enabled', 'alpha.test, *.alpha.test'],
-    ['beta (site beta2)', 'enabled (copy)', 'copy.test'],
-    ['delta', 'enabled (only in sites-enabled)', 'delta.test'],
-    ['gamma', 'disabled', 'gamma.test'],
-    ['gone', 'broken link', '-'],
-    ['zeta', 'disabled', '-'],
+    ['NAME', 'STATUS', 'HTTPS', 'DOMAINS'],
+    ['alpha', 'enabled', '-', 'alpha.test, *.alpha.test'],
+    ['beta (site beta2)', 'enabled (copy)', '-', 'copy.test'],
+    ['delta', 'enabled (only in sites-enabled)', '-', 'delta.test'],
+    ['gamma', 'disabled', '-', 'gamma.test'],
+    ['gone', 'broken link', '-', '-'],
+    ['zeta', 'disabled', '-', '-'],
   ]);
   assert.match(messy.stderr, /^ {2}sites-enabled\/gone\.ini: dangling symlink/m);
   assert.match(messy.stderr, /^ {2}sites-available\/zeta\.ini \[site\]: needs one of handler, proxy, redirect or root/m);

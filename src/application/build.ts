@@ -9,6 +9,7 @@ import { buildRoutingTable, type SiteRoutes } from '../routing/build.js';
 import type { MetricsRegistry } from '../metrics/site-metrics.js';
 import { createSite, kindName, SITE_KINDS } from '../sites/index.js';
 import type { LoggerFactory } from '../sites/site.js';
+import { loadCertificates } from '../tls/certificates.js';
 import { optionError } from './options.js';
 import type { Entry, Endpoint, State } from './state.js';
 import type { ApplicationOptions, SiteDescriptor } from './types.js';
@@ -66,6 +67,7 @@ export function* build(
   }
   // Sites a reload adds are routed last: a domain one takes from a running site is its problem, not the other's.
   const table = yield* buildRoutingTable([...routes.filter((route) => !added(route.name)), ...routes.filter((route) => added(route.name))], problems);
+  const tls = loadCertificates(tree, (host) => table.lookup(host)?.owner.entry.site.name, problems);
   const defaultName = tree.server.defaultSite;
   const fromFile = entries.find((entry) => entry.site.name === defaultName);
   if (defaultName !== undefined && fromFile === undefined) {
@@ -77,7 +79,7 @@ export function* build(
     defaultEntry = entries.find((entry) => entry.site.name === options.defaultSite);
     if (defaultEntry === undefined) throw optionError(`options.defaultSite names no enabled site: "${options.defaultSite}"`);
   }
-  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, context: tree.server.attribution === 'context', counting: tree.server.metrics, metrics, descriptors: undefined };
+  return { table, entries, defaultEntry, trustProxy, logging, limits, blockWarning: tree.server.blockWarning, context: tree.server.attribution === 'context', counting: tree.server.metrics, metrics, descriptors: undefined, tls };
 }
 
 /** The loggers sites get: their errors are noted as their last error. */

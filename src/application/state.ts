@@ -4,6 +4,7 @@ import type { Logging } from '../logging/index.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { SiteInfo } from '../site-of.js';
 import type { LoggerFactory, Site } from '../sites/site.js';
+import type { Certificates } from '../tls/certificates.js';
 import type { SiteDescriptor } from './types.js';
 
 /** What is checked before a site gets a request (application/guard.ts); on its entry while a limit or a quarantine applies. */
@@ -67,4 +68,6 @@ export interface State {
   readonly metrics: MetricsRegistry;
   /** `app.sites`, made when first read. */
   descriptors: readonly SiteDescriptor[] | undefined;
+  /** The certificates of this configuration, and the SNI choice. */
+  readonly tls: Certificates;
 }

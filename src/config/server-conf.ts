@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
 import { NO_ADMIN, readAdminSection, type AdminSettings } from './admin-conf.js';
 import { LIMIT_KEYS, NO_LIMITS, limitsOf, readLimits, type SiteLimits } from './limits.js';
-import { parseIni, reportTopLevelKeys, reportUnknownKeys, splitList } from './ini-file.js';
+import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList } from './ini-file.js';
 import { readConfigText } from './read-file.js';
 import { runSync, type Steps } from './steps.js';
+import { ACME_KEYS, parseListenAddress, readAcmeSettings, resolvePath, type AcmeSettings, type ListenAddress } from './tls-settings.js';
 
 /** The `[server]` section of hostmux.conf, with defaults applied. */
 export interface ServerSettings {
@@ -34,12 +35,22 @@ export interface ServerSettings {
   readonly admin: AdminSettings;
   /** `metrics`: each site's requests are counted (statistics, /status, /metrics). */
   readonly metrics: boolean;
+  /** `https = ADDR:PORT`: the TLS listener of `serve`; undefined when not set. */
+  readonly https: ListenAddress | undefined;
+  /** `redirect_http`: plain-HTTP requests for a site with a certificate get 308 to https. */
+  readonly redirectHttp: boolean;
+  /** The default certificate and key (absolute paths): for no SNI, and for sites without their own. */
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** The `[acme]` section, with its defaults. */
+  readonly acme: AcmeSettings;
 }
 
 export const SERVER_FILE = 'hostmux.conf';
 const SERVER_KEYS = new Set([
   'sites', 'default_site', 'trust_proxy', 'logging', ...LIMIT_KEYS,
   'block_warning', 'reload', 'preload', 'crash_limit', 'crash_window', 'sticky', 'attribution', 'metrics',
+  'https', 'redirect_http', 'tls_cert', 'tls_key',
 ]);
 const DEFAULTS: ServerSettings = {
   sites: ['sites-enabled/*.ini'],
@@ -56,9 +67,19 @@ const DEFAULTS: ServerSettings = {
   attribution: 'stack',
   admin: NO_ADMIN,
   metrics: true,
+  https: undefined,
+  redirectHttp: false,
+  tlsCert: undefined,
+  tlsKey: undefined,
+  acme: readAcmeSettings(() => undefined, () => {}, '/'),
 };
 /** The sections hostmux.conf may have, each read by its own module. */
-const SECTIONS = new Set(['server', 'admin']);
+const SECTIONS = new Set(['server', 'admin', 'acme']);
+
+/** The defaults, with the paths that default under the config dir resolved from it. */
+function defaultsFor(configDir: string): ServerSettings {
+  return { ...DEFAULTS, acme: readAcmeSettings(() => undefined, () => {}, configDir) };
+}
 const MAX_CRASH_LIMIT = 1000;
 
 /** Parses a boolean as Python's configparser and Apache do. */
@@ -79,9 +100,9 @@ export function* readServerSettingsSteps(configDir: string, problems: ConfigProb
   // Absent means the defaults; a dangling symlink (or a FIFO, …) is a mistake to report.
   if (read.problem !== undefined) {
     if (!read.absent) problems.push({ file: SERVER_FILE, message: read.problem });
-    return DEFAULTS;
+    return defaultsFor(configDir);
   }
-  return parseServerSettings(read.text, problems);
+  return parseServerSettings(read.text, configDir, problems);
 }
 
 /** readServerSettingsSteps, synchronously. */
@@ -90,7 +111,7 @@ export function readServerSettings(configDir: string, problems: ConfigProblem[])
 }
 
 /** hostmux.conf's text into settings. */
-function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSettings {
+function parseServerSettings(text: string, configDir: string, problems: ConfigProblem[]): ServerSettings {
   const parsed = parseIni(text, SERVER_FILE, problems);
   reportTopLevelKeys(parsed, SERVER_FILE, problems);
   for (const section of parsed.sections.values()) {
@@ -99,8 +120,17 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
     }
   }
   const admin = readAdminSection(parsed.sections.get('admin'), SERVER_FILE, problems);
+  const acme = parsed.sections.get('acme');
+  if (acme !== undefined) reportUnknownKeys(acme, ACME_KEYS, SERVER_FILE, problems);
+  const acmeSettings = acme === undefined
+    ? defaultsFor(configDir).acme
+    : readAcmeSettings(
+      (key) => scalarValue(acme, key, SERVER_FILE, problems),
+      (key, message) => problems.push({ file: SERVER_FILE, section: 'acme', key, message }),
+      configDir,
+    );
   const server = parsed.sections.get('server');
-  if (server === undefined) return { ...DEFAULTS, admin };
+  if (server === undefined) return { ...DEFAULTS, admin, acme: acmeSettings };
   reportUnknownKeys(server, SERVER_KEYS, SERVER_FILE, problems);
   const values = server.values;
   const scalar = (key: string): string | undefined => {
@@ -159,7 +189,22 @@ function parseServerSettings(text: string, problems: ConfigProblem[]): ServerSet
       crashLimit = DEFAULTS.crashLimit;
     }
   }
+  const httpsText = scalar('https');
+  const https = httpsText === undefined ? undefined : parseListenAddress(httpsText);
+  if (httpsText !== undefined && https === undefined) problem('https', `"${httpsText}" is not ADDRESS:PORT (0.0.0.0:443, [::]:443)`);
+  const tlsCert = scalar('tls_cert') || undefined;
+  const tlsKey = scalar('tls_key') || undefined;
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    if (tlsCert === undefined) problem('tls_key', 'needs tls_cert beside it (the default certificate of this key)');
+    else problem('tls_cert', 'needs tls_key beside it (the private key of the default certificate)');
+  }
+  const paired = tlsCert !== undefined && tlsKey !== undefined;
   return {
+    https,
+    redirectHttp: boolean('redirect_http', DEFAULTS.redirectHttp),
+    tlsCert: paired ? resolvePath(tlsCert, configDir) : undefined,
+    tlsKey: paired ? resolvePath(tlsKey, configDir) : undefined,
+    acme: acmeSettings,
     sites,
     defaultSite: defaultSite === '' ? undefined : defaultSite,
     trustProxy,

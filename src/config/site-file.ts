@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { quote, type ConfigProblem } from '../errors.js';
 import { compileDomain, type CompiledDomain } from '../routing/pattern.js';
 import { LIMIT_KEYS, readLimits, type SiteLimits } from './limits.js';
+import { readSiteTls, SITE_TLS_KEYS, type SiteTls } from './tls-settings.js';
 import { parseIni, reportTopLevelKeys, reportUnknownKeys, scalarValue, splitList, type IniValue } from './ini-file.js';
 
 /**
@@ -22,6 +23,8 @@ export interface SiteFileBase {
   readonly settings: SiteSettings;
   /** The limits this site file sets (`max_concurrent`, `max_body`, `timeout`); the rest come from `[server]`. */
   readonly limits: Partial<SiteLimits>;
+  /** `tls_cert` and `tls_key`, or `tls = auto`; undefined when the site names no certificate. */
+  readonly tls: SiteTls | undefined;
 }
 
 /** A site file as read: the keys every site has, and its kind's own (each kind's type in src/sites/<kind>/). */
@@ -61,7 +64,7 @@ export interface SiteKindReader {
 
 const NO_SETTINGS: SiteSettings = Object.freeze({});
 /** The `[site]` keys every kind has. */
-const COMMON_KEYS = ['name', 'domains', ...LIMIT_KEYS];
+const COMMON_KEYS = ['name', 'domains', ...LIMIT_KEYS, ...SITE_TLS_KEYS];
 const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** What the reader needs of a list of kinds, worked out once per list (not per site file). */
@@ -163,7 +166,9 @@ export function readSiteFile(
   }
 
   const limits = readLimits(scalar, (key, message) => problems.push({ ...where(key), message }));
-  const base = { name, file, realPath, domains, settings, limits };
+  const keyProblem = (key: string, message: string) => problems.push({ ...where(key), message });
+  const tls = readSiteTls(scalar, keyProblem, realPath, domains);
+  const base = { name, file, realPath, domains, settings, limits, tls };
   const kind = kinds.length === 1 ? kinds[0] : undefined;
   const site = kind?.read({ realPath, scalar, problem: (key, message) => problems.push({ ...where(key), message }) }, base);
   return { name, site };

@@ -9,6 +9,7 @@ import { err, json, out, plural, table } from '../output.js';
 import { CLOSE_BOUND_MS } from '../serve/timeouts.js';
 import { lstatOrUndefined, realpathOrUndefined } from '../site-dirs.js';
 import { escapeControls } from '../../escape-controls.js';
+import type { CertificateRow } from '../../tls/certificates.js';
 
 // `hostmux check`: its help and its code. The application is imported only when it runs.
 
@@ -33,6 +34,10 @@ interface CheckReport {
   /** The site modules were still loading at --timeout. */
   readonly loadTimedOut: boolean;
   readonly routes: readonly Route[];
+  /** Each site's certificate: source (file, auto, default, none), names, expiry. */
+  readonly certificates: readonly CertificateRow[];
+  /** Certificates close to their end. */
+  readonly warnings: readonly string[];
 }
 
 function routesOf(app: Application): Route[] {
@@ -77,8 +82,9 @@ async function inspect(configDir: string, loadTimeoutMs: number): Promise<CheckR
     app = createApplication(configDir);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return { ok: false, configDir, problems: error.problems, failedSites: [], loadTimedOut: false, routes: [] };
+    return { ok: false, configDir, problems: error.problems, failedSites: [], loadTimedOut: false, routes: [], certificates: [], warnings: [] };
   }
+  const { rows: certificates, warnings } = internalsOf(app)!.tls;
   return quietly(async () => {
     // A module whose import or createHandler() never settles would keep ready() pending for ever.
     const loaded = await within(app.ready().then(
@@ -90,8 +96,9 @@ async function inspect(configDir: string, loadTimeoutMs: number): Promise<CheckR
     ), loadTimeoutMs);
     const routes = routesOf(app);
     await within(app.close().catch(() => {}), CLOSE_BOUND_MS);
-    if (loaded === TIMED_OUT) return { ok: false, configDir, problems: [], failedSites: [], loadTimedOut: true, routes };
-    return { ok: loaded.length === 0, configDir, problems: [], failedSites: loaded, loadTimedOut: false, routes };
+    const tls = { certificates, warnings };
+    if (loaded === TIMED_OUT) return { ok: false, configDir, problems: [], failedSites: [], loadTimedOut: true, routes, ...tls };
+    return { ok: loaded.length === 0, configDir, problems: [], failedSites: loaded, loadTimedOut: false, routes, ...tls };
   });
 }
 
@@ -129,6 +136,19 @@ function printText(report: CheckReport, loadTimeoutMs: number): void {
       ...report.routes.map((route) => [route.domain ?? '(default_site)', route.site, route.kind, edit(route.file)]),
     ]));
   }
+  if (report.certificates.some((row) => row.source !== 'none')) {
+    out('');
+    out(table([
+      ['SITE', 'CERTIFICATE', 'NAMES', 'EXPIRES'],
+      ...report.certificates.map((row) => [
+        row.site,
+        row.source,
+        escapeControls(row.names.join(', ') || '-'),
+        row.expires ?? (row.note === null ? '-' : `- (${row.note})`),
+      ]),
+    ]));
+  }
+  for (const warning of report.warnings) err(`hostmux: warning: ${escapeControls(warning)}`);
   if (report.loadTimedOut) {
     err(`hostmux: the site modules did not finish loading within ${loadTimeoutMs / 1000} s: an import or createHandler() never settled`);
     return;
@@ -158,7 +178,9 @@ export const check: Command = {
   description: [
     'Reads the configuration tree and lists every problem in it. If there is none,',
     'loads every site module, lists each site that fails to load, and prints the',
-    'routing table: each domain and pattern with its site, kind and file. A module',
+    'routing table: each domain and pattern with its site, kind and file, then each',
+    'site\'s certificate (file, auto, default or none, its names and expiry; a',
+    'certificate within 14 days of its end is a warning). A module',
     'that does not load within its site\'s load_timeout is a failed site; modules',
     'still loading after --timeout seconds fail the whole check. Exits 0 when all',
     'is well, 1 when any problem was found.',
@@ -170,7 +192,7 @@ export const check: Command = {
   ].join('\n'),
   options: { json: { type: 'boolean' }, timeout: { type: 'string' } },
   optionHelp: [
-    ['--json', 'print { ok, configDir, problems, failedSites, loadTimedOut, routes } as JSON on stdout'],
+    ['--json', 'print { ok, configDir, problems, failedSites, loadTimedOut, routes, certificates, warnings } as JSON on stdout'],
     ['--timeout SECONDS', `how long the site modules may take to load (default ${DEFAULT_LOAD_TIMEOUT_SECONDS})`],
   ],
   arity: [0, 0],

@@ -33,6 +33,8 @@ interface Listed {
   /** The file the domains come from, relative to the config dir: the enabled one when enabled. */
   readonly file: string;
   readonly domains: readonly string[];
+  /** `file` (tls_cert and tls_key), `auto` (tls = auto), or null: the site names no certificate. */
+  readonly https: 'file' | 'auto' | null;
   readonly problems: readonly ConfigProblem[];
 }
 
@@ -65,6 +67,7 @@ function readListed(configDir: string, file: string, available: boolean, { readC
     status,
     file: relative,
     domains: read?.site?.domains.map((domain) => domain.text) ?? [],
+    https: read?.site?.tls?.kind ?? null,
     problems,
   };
 }
@@ -92,10 +95,11 @@ async function run({ configDir, values }: Invocation): Promise<number> {
     if (sites.length === 0 && problems.length === 0) err(`hostmux: no site files in ${join(configDir, AVAILABLE)} or ${join(configDir, ENABLED)}`);
     if (sites.length > 0) {
       out(table([
-        ['NAME', 'STATUS', 'DOMAINS'],
+        ['NAME', 'STATUS', 'HTTPS', 'DOMAINS'],
         ...sites.map((site) => [
           site.site === null || site.site === site.name ? site.name : `${site.name} (site ${site.site})`,
           site.status,
+          site.https === null ? '-' : site.https === 'auto' ? 'https (auto)' : 'https',
           site.domains.join(', ') || '-',
         ]),
       ]));
@@ -112,12 +116,13 @@ export const list: Command = {
   description: [
     'Lists every site file of sites-available and sites-enabled: whether it is enabled',
     '(a link to sites-available, a copy, a link elsewhere, or a file only in',
-    'sites-enabled) and the domains it claims. An enabled site\'s domains are read',
+    'sites-enabled), whether it names a certificate (https: tls_cert and tls_key;',
+    'https (auto): tls = auto) and the domains it claims. An enabled site\'s domains are read',
     'from the enabled file. A file with a problem is listed with it, and the exit',
     'status is then 1. hostmux.conf\'s `sites` globs are not consulted.',
   ].join('\n'),
   options: { json: { type: 'boolean' } },
-  optionHelp: [['--json', 'print { ok, configDir, sites: [{ name, site, enabled, status, file, domains, problems }], problems }']],
+  optionHelp: [['--json', 'print { ok, configDir, sites: [{ name, site, enabled, status, file, domains, https, problems }], problems }']],
   arity: [0, 0],
   run,
 };

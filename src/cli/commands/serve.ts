@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { UsageError, integerOption, secondsOption, type Command, type Invocation, type Values } from '../command.js';
 import type { ServeOptions } from '../serve/options.js';
 import type { AdminAddress } from '../../config/admin-conf.js';
+import type { ListenAddress } from '../../config/tls-settings.js';
 import { CLOSE_BOUND_MS, HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../serve/timeouts.js';
 
 // `hostmux serve`: its help, its options, and which of the serve machinery
@@ -12,7 +13,7 @@ const DEFAULT_PORT = 8080;
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_DRAIN_SECONDS = 30;
 
-function serveOptions(configDir: string, values: Values, admin: AdminAddress | undefined): ServeOptions {
+function serveOptions(configDir: string, values: Values, admin: AdminAddress | undefined, https: ListenAddress | undefined): ServeOptions {
   const host = (values.host as string | undefined) ?? DEFAULT_HOST;
   if (host === '') throw new UsageError('--host must not be empty');
   return {
@@ -26,7 +27,17 @@ function serveOptions(configDir: string, values: Values, admin: AdminAddress | u
     inProcess: values['in-process'] === true,
     pidfile: typeof values.pidfile === 'string' ? resolve(values.pidfile) : undefined,
     admin,
+    https,
   };
+}
+
+/** --https ADDRESS:PORT, parsed as `[server] https` is. */
+async function httpsOption(values: Values): Promise<ListenAddress | undefined> {
+  if (typeof values.https !== 'string') return undefined;
+  const { parseListenAddress } = await import('../../config/tls-settings.js');
+  const address = parseListenAddress(values.https);
+  if (address === undefined) throw new UsageError(`--https: "${values.https}" is not ADDRESS:PORT (0.0.0.0:443, [::]:443)`);
+  return address;
 }
 
 /** --admin, parsed with the config reader's own parser: imported only when the option is given. */
@@ -40,7 +51,7 @@ async function adminOption(values: Values): Promise<AdminAddress | undefined> {
 
 /** In a cluster worker, the same arguments make it a worker. */
 async function run({ configDir, values }: Invocation): Promise<number> {
-  const options = serveOptions(configDir, values, await adminOption(values));
+  const options = serveOptions(configDir, values, await adminOption(values), await httpsOption(values));
   if (options.inProcess) {
     if (values.workers !== undefined || options.sticky) throw new UsageError('--in-process serves in this one process: it takes no --workers or --sticky');
     return (await import('../serve/single.js')).serveInProcess(options);
@@ -53,7 +64,7 @@ async function run({ configDir, values }: Invocation): Promise<number> {
 export const serve: Command = {
   name: 'serve',
   summary: 'serve every enabled site',
-  synopsis: '[--port 8080] [--host 127.0.0.1] [--workers N] [--sticky] [--drain 30] [--watch] [--pidfile FILE] [--admin ADDRESS] [--in-process]',
+  synopsis: '[--port 8080] [--host 127.0.0.1] [--workers N] [--sticky] [--drain 30] [--watch] [--pidfile FILE] [--admin ADDRESS] [--https ADDRESS:PORT] [--in-process]',
   description: [
     'Serves every enabled site over HTTP. A primary process supervises --workers',
     'worker processes (even one) sharing the port: a worker that crashes is replaced,',
@@ -83,6 +94,7 @@ export const serve: Command = {
     drain: { type: 'string' },
     watch: { type: 'boolean' },
     pidfile: { type: 'string' },
+    https: { type: 'string' },
     sticky: { type: 'boolean' },
     'in-process': { type: 'boolean' },
     admin: { type: 'string' },
@@ -94,6 +106,7 @@ export const serve: Command = {
     ['--sticky', 'send every connection from one client address to the same worker (WebSockets, in-memory sessions)'],
     ['--drain SECONDS', `how long SIGTERM waits for in-flight requests and WebSockets (default ${DEFAULT_DRAIN_SECONDS})`],
     ['--watch', 'reload by itself when the configuration changes on disk'],
+    ['--https ADDRESS:PORT', 'also serve HTTPS (HTTP/2 and HTTP/1.1) there, over [server] https: each site by its certificate'],
     ['--pidfile FILE', 'write the pid that takes signals to FILE; removed on exit'],
     ['--in-process', 'serve in this process, without workers or supervision (development)'],
     ['--admin ADDRESS', 'the admin listener (status page, /metrics, reload): HOST:PORT or unix:/PATH, over [admin] listen'],

@@ -60,7 +60,11 @@ export interface Served {
 
 const UNAVAILABLE = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 
-export function createServer(app: Application): Served {
+/**
+ * `front` sees each request first (ACME challenges, redirect_http): it
+ * answers and returns true, or returns false and the application serves.
+ */
+export function createServer(app: Application, front?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean): Served {
   const inFlight = new Set<http.ServerResponse>();
   const upgraded = new Set<Duplex>();
   /** Open HTTP connections (not upgraded ones): a gentle drain waits for them. */
@@ -86,7 +90,7 @@ export function createServer(app: Application): Served {
       res.on('close', released);
       // Node keeps a connection alive after server.close(): tell the client it ends.
       if (draining) res.setHeader('connection', 'close');
-      app(req, res);
+      if (front === undefined || !front(req, res)) app(req, res);
     },
   );
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;

@@ -1,4 +1,5 @@
 import type { AdminAddress } from '../../config/admin-conf.js';
+import type { ListenAddress } from '../../config/tls-settings.js';
 
 /** `serve`'s options, parsed and checked. */
 export interface ServeOptions {
@@ -16,6 +17,8 @@ export interface ServeOptions {
   readonly pidfile: string | undefined;
   /** --admin: the admin listener's address, over `[admin] listen`. */
   readonly admin: AdminAddress | undefined;
+  /** --https: the TLS listener's address, over `[server] https`. */
+  readonly https: ListenAddress | undefined;
 }
 
 /** `http://127.0.0.1:8080`, `http://[::1]:8080`. */

@@ -47,6 +47,8 @@ export interface PoolOptions {
   readonly drainMs: number;
   readonly sticky: boolean;
   readonly settings: () => PoolSettings;
+  /** The workers' TLS listener's port: its 'listening' is not the address serve announces. */
+  readonly httpsPort?: number | undefined;
 }
 
 /** A rolling reload's outcome: taken, with the sites that failed to load; or refused, and why. */
@@ -393,6 +395,7 @@ export class WorkerPool {
   #listening(worker: Worker, address: AddressInfo): void {
     const member = this.#members.get(worker.id);
     if (member === undefined) return;
+    if (address.port === this.#options.httpsPort) return;
     this.#address ??= address;
     this.#serving(member);
   }

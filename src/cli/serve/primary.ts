@@ -10,9 +10,11 @@ import type { LoadFailure } from './messages.js';
 import { urlOf, type ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
 import type { Logger } from '../../logger.js';
+import { announceHttpsOf, logCertificateWarnings } from './listeners.js';
 import { watchTree, type Watcher } from './watch.js';
 import { startAdmin } from './admin.js';
 import { systemdNotifier } from './notify.js';
+import { acmeOrdering } from './acme.js';
 import type { ReloadOutcome } from '../../admin/handler.js';
 import { ConfigError, type ConfigProblem } from '../../errors.js';
 import type { ReloadResult } from '../../application.js';
@@ -64,8 +66,15 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
   const log = () => loggerOf(app);
   const server = () => internalsOf(app)!.tree.server;
   const sticky = options.sticky || server().sticky;
+  const httpsAt = options.https ?? server().https;
+  if (httpsAt?.port === 0) {
+    // The workers share each port the primary binds for them: port 0 would be a second free port nobody is told of.
+    log().error('https port 0 is for --in-process only: with workers, name the port ([server] https, --https)');
+    await closeApplication(app);
+    return PROBLEMS;
+  }
   const pool = new WorkerPool(
-    { workers: options.workers, drainMs: options.drainMs, sticky, settings: () => server() },
+    { workers: options.workers, drainMs: options.drainMs, sticky, settings: () => server(), httpsPort: httpsAt?.port },
     log,
   );
   let watcher: Watcher | undefined;
@@ -81,6 +90,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     return { ok: false, error, problems };
   };
   const notify = systemdNotifier(log);
+  const acme = acmeOrdering(app, log, () => void reload());
   const reloadNow = async (): Promise<ReloadOutcome> => {
     if (stopping) return { ok: false, error: 'stopping', problems: [] };
     notify.reloading();
@@ -93,6 +103,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     try {
       // The tree is checked here first: a refused tree changes nothing and is reported once.
       result = await app.reload();
+      logCertificateWarnings(app);
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
       // A refused reload still reopens the workers' log files, which logrotate's SIGHUP needs.
@@ -116,6 +127,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
     record.generation++;
     record.ok++;
     record.last = reloadRecord({ result });
+    acme.update();
     return { ok: true, result };
   };
   // One reload at a time, none before the workers first serve; signals that come while one waits to run join it.
@@ -150,6 +162,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
       }
       stopping = true;
       notify.stopping();
+      acme.stop();
       // No new connection reaches a worker that drains.
       listener?.close();
       log().info(`${signal}: stopping ${plural(pool.size, 'worker')}; in-flight requests have ${options.drainMs / 1000} s to finish`);
@@ -188,6 +201,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
         // Armed before "listening" is said: a change made by whoever waits for that line is seen.
         if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, () => reload().then(() => {}));
         const how = `${plural(options.workers, 'worker')}${sticky ? ', sticky' : ''}`;
+        announceHttpsOf(app, options);
         const problem = announceListening(app, options, address, how, failures.length);
         if (problem !== undefined) {
           watcher?.close();
@@ -195,6 +209,7 @@ export async function serveWithWorkers(options: ServeOptions): Promise<number> {
           return;
         }
         notify.ready(`serving ${plural(internalsOf(app)!.tree.sites.length, 'site')} on ${urlOf(address)} with ${how}`);
+        acme.update();
         const adminAt = options.admin ?? server().admin.listen;
         if (adminAt === undefined) return;
         startAdmin(adminAt, {

@@ -1,5 +1,6 @@
 import { OK, PROBLEMS } from '../command.js';
-import { createServer, describeCut } from './http-server.js';
+import { describeCut } from './http-server.js';
+import { announceHttps, createListeners, httpsOf, logCertificateWarnings } from './listeners.js';
 import {
   RELOAD_FAILED, announceListening, closeApplication, describeReload, describeReloadError, loggerOf, startApplication,
 } from './lifecycle.js';
@@ -8,6 +9,7 @@ import type { ServeOptions } from './options.js';
 import { internalsOf } from '../../internal.js';
 import { watchTree, type Watcher } from './watch.js';
 import { systemdNotifier } from './notify.js';
+import { acmeOrdering } from './acme.js';
 import { urlOf } from './options.js';
 import type http from 'node:http';
 import { applicationSource } from '../../admin/app-source.js';
@@ -20,16 +22,19 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
   const app = startApplication(options.configDir);
   if (app === undefined) return PROBLEMS;
   const log = () => loggerOf(app);
-  const served = createServer(app);
+  const served = createListeners(app, httpsOf(app, options.https));
   let watcher: Watcher | undefined;
 
   const notify = systemdNotifier(log);
+  const acme = acmeOrdering(app, log, () => void reload());
   const reload = async () => {
     notify.reloading();
     try {
       const result = await app.reload();
       log().info(`configuration reloaded: ${describeReload(result)}`);
+      logCertificateWarnings(app);
       notify.ready(`serving; reloaded: ${describeReload(result)}`);
+      acme.update();
     } catch (error) {
       log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
       notify.ready(`serving; reload refused: ${describeReloadError(error)}`);
@@ -47,6 +52,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
       }
       stopping = true;
       notify.stopping();
+      acme.stop();
       watcher?.close();
       admin?.close();
       admin?.closeAllConnections();
@@ -77,6 +83,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
         if (stopping) return;
         // Armed before "listening" is said: a change made by whoever waits for that line is seen.
         if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
+        announceHttps(app, served);
         const problem = announceListening(app, options, address, 'in-process');
         if (problem !== undefined) {
           watcher?.close();
@@ -84,6 +91,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
           return;
         }
         notify.ready(`serving ${app.sites.length} sites on ${urlOf(address)} in-process`);
+        acme.update();
         const internals = internalsOf(app)!;
         const adminAt = options.admin ?? internals.tree.server.admin.listen;
         if (adminAt === undefined) return;

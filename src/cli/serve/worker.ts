@@ -4,7 +4,8 @@ import { siteContext } from '../../attribution.js';
 import { describeError, loggableError } from '../../describe-error.js';
 import { internalsOf, type ApplicationInternals } from '../../internal.js';
 import { createRegistry } from '../../metrics/prometheus.js';
-import { createServer, describeCut } from './http-server.js';
+import { describeCut } from './http-server.js';
+import { createListeners, httpsOf } from './listeners.js';
 import { closeApplication, describeReloadError, loggerOf } from './lifecycle.js';
 import { isToWorker, type FinalCounts, type FromWorker, type LoadFailure, type ToWorker } from './messages.js';
 import { STICKY_ENV, type ServeOptions } from './options.js';
@@ -59,7 +60,7 @@ export async function serveAsWorker(options: ServeOptions): Promise<never> {
     return fail(describeReloadError(error));
   }
   const internals = internalsOf(app)!;
-  const served = createServer(app);
+  const served = createListeners(app, httpsOf(app, options.https));
   // Made on the first scrape: a pool nobody scrapes pays nothing for it.
   let registry: ReturnType<typeof createRegistry> | undefined;
   const metricsJson = () => (registry ??= createRegistry(() => internals.rawStats(), false)).getMetricsAsJSON();
