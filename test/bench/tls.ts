@@ -44,7 +44,7 @@ function start(args: string[]): Promise<Server> {
   const child = spawn(pinned ? 'taskset' : process.execPath, pinned ? ['-c', '0', process.execPath, ...args] : args, { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let log = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       log += chunk;
       const found = /https:\/\/127\.0\.0\.1:(\d+)/.exec(log);
       if (found !== null) resolve({ child, port: Number(found[1]) });
