@@ -1,4 +1,5 @@
 import type { Command, Invocation } from '../command.js';
+import { ADMIN_OPTION, ADMIN_OPTION_HELP } from '../admin-option.js';
 
 // `hostmux reload`: asks the running server's admin listener to reload and
 // says what happened (where SIGHUP can only be sent and hoped for).
@@ -22,8 +23,8 @@ export const reload: Command = {
     'previous configuration keeps serving). Exit status: 0 reloaded, 1 refused,',
     '2 no server answered.',
   ].join('\n'),
-  options: { admin: { type: 'string' } },
-  optionHelp: [['--admin ADDRESS', 'the admin listener: HOST:PORT or unix:/PATH (default: [admin] listen)']],
+  options: ADMIN_OPTION,
+  optionHelp: [ADMIN_OPTION_HELP],
   arity: [0, 0],
   run,
 };

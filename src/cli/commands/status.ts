@@ -1,4 +1,5 @@
 import type { Command, Invocation } from '../command.js';
+import { ADMIN_OPTION, ADMIN_OPTION_HELP } from '../admin-option.js';
 
 // `hostmux status`: the running server's sites, as a table or JSON.
 
@@ -17,11 +18,11 @@ export const status: Command = {
     '4xx and 5xx responses, in flight, p99 latency (ms, the last 30 to 60 s), domains.',
     'Exit status: 0, 1 for an unknown --site, 2 no server answered.',
   ].join('\n'),
-  options: { json: { type: 'boolean' }, site: { type: 'string' }, admin: { type: 'string' } },
+  options: { json: { type: 'boolean' }, site: { type: 'string' }, ...ADMIN_OPTION },
   optionHelp: [
     ['--json', 'print the JSON the admin listener\'s /status answers'],
     ['--site NAME', 'only this site'],
-    ['--admin ADDRESS', 'the admin listener: HOST:PORT or unix:/PATH (default: [admin] listen)'],
+    ADMIN_OPTION_HELP,
   ],
   arity: [0, 0],
   run,

@@ -1,4 +1,5 @@
 import type { Command, Invocation } from '../command.js';
+import { ADMIN_OPTION, ADMIN_OPTION_HELP } from '../admin-option.js';
 
 // `hostmux stop`: asks the running server to drain and exit.
 
@@ -17,8 +18,8 @@ export const stop: Command = {
     'exits. Returns once the server has taken the order. Exit status: 0 taken,',
     '2 no server answered.',
   ].join('\n'),
-  options: { admin: { type: 'string' } },
-  optionHelp: [['--admin ADDRESS', 'the admin listener: HOST:PORT or unix:/PATH (default: [admin] listen)']],
+  options: ADMIN_OPTION,
+  optionHelp: [ADMIN_OPTION_HELP],
   arity: [0, 0],
   run,
 };

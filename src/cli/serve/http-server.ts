@@ -6,6 +6,7 @@ import { internalsOf } from '../../internal.js';
 import { destroyOnError, destroySiteSocket } from '../../respond.js';
 import { plural } from '../output.js';
 import { HEADERS_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
+import { listenOn } from './listen-on.js';
 
 /** How often Node checks the timeouts (its default, 30 s, would let a 20 s bound run to 50). */
 const TIMEOUT_CHECK_MS = 1_000;
@@ -117,14 +118,7 @@ export function createServer(app: Application, front?: (req: http.IncomingMessag
     app.upgrade(req, socket, head);
   });
 
-  const listen = (port: number, host: string) =>
-    new Promise<AddressInfo>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(server.address() as AddressInfo);
-      });
-    });
+  const listen = (port: number, host: string) => listenOn(server, port, host);
 
   const drain = (ms: number, close: () => Promise<void>, gentle = false) =>
     new Promise<Cut>((resolve) => {

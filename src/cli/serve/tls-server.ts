@@ -7,6 +7,7 @@ import { internalsOf } from '../../internal.js';
 import { destroyOnError, destroySiteSocket } from '../../respond.js';
 import type { Certificates } from '../../tls/certificates.js';
 import { KEEP_ALIVE_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from './timeouts.js';
+import { listenOn } from './listen-on.js';
 
 /** How long a TLS handshake may take before the connection is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -87,14 +88,7 @@ export function createTlsServer(app: Application): TlsServed {
   // An idle session or connection ends, as a keep-alive one does on the plain listener.
   server.setTimeout(KEEP_ALIVE_TIMEOUT_MS + REQUEST_TIMEOUT_MS);
 
-  const listen = (port: number, host: string) =>
-    new Promise<AddressInfo>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(server.address() as AddressInfo);
-      });
-    });
+  const listen = (port: number, host: string) => listenOn(server, port, host);
 
   const quiesce = (ms: number) =>
     new Promise<void>((resolve) => {
