@@ -3,6 +3,7 @@
 // or cannot be read, wildcards with tls = auto), the 14-day warning, and what
 // `check` and `list` show of them. Certificates are made at run time.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -40,7 +41,10 @@ test('certificate problems: expired, not yet valid, names that do not cover, a k
   await makeCertificate(dir, 'wild', ['*.wild.test']);
   await makeCertificate(dir, 'good', ['good.test']);
   writeFileSync(join(dir, 'garbage.key'), 'not a key\n');
+  // A FIFO no process writes: reading it would wait for ever.
+  execFileSync('mkfifo', [join(dir, 'fifo.crt')]);
   writeTree(dir, {
+    'sites-enabled/fifo.ini': site('fifo.test', 'tls_cert = ../fifo.crt\ntls_key = ../good.key\n'),
     'sites-enabled/expired.ini': site('old.test', 'tls_cert = ../expired.crt\ntls_key = ../expired.key\n'),
     'sites-enabled/future.ini': site('new.test', 'tls_cert = ../future.crt\ntls_key = ../future.key\n'),
     'sites-enabled/mismatch.ini': site('mine.test', 'tls_cert = ../other.crt\ntls_key = ../other.key\n'),
@@ -61,11 +65,12 @@ test('certificate problems: expired, not yet valid, names that do not cover, a k
   assert.match(byFile('deep').join(), /does not cover a\.b\.wild\.test, \*\*\.wild\.test \(it names \*\.wild\.test\)/);
   assert.match(byFile('wrongkey').join(), /^tls_cert: the private key .*other\.key is not the key of the certificate .*good\.crt$/);
   assert.match(byFile('garbage').join(), /^tls_cert: the private key .*garbage\.key cannot be used: /);
-  assert.match(byFile('missing').join(), /^tls_cert: the certificate .*none\.crt cannot be read: ENOENT$/);
+  assert.match(byFile('missing').join(), /^tls_cert: the certificate .*none\.crt cannot be read: no such file$/);
   assert.deepEqual(byFile('half'), ['tls_cert: needs tls_key beside it (the private key of this certificate)']);
   assert.deepEqual(byFile('auto'), ['tls: tls = auto answers HTTP-01 challenges, which cannot obtain a certificate for a wildcard: "*.auto.test" (name its certificate with tls_cert and tls_key)']);
   assert.deepEqual(byFile('both'), ['tls_cert: tls = auto obtains the certificate: it takes no tls_cert or tls_key']);
-  assert.equal(problems.length, 10, problems.map((problem) => problem.message).join('\n'));
+  assert.match(byFile('fifo').join(), /^tls_cert: the certificate .*fifo\.crt cannot be read: is a FIFO, not a file$/);
+  assert.equal(problems.length, 11, problems.map((problem) => problem.message).join('\n'));
 });
 
 test('a key the process cannot read is a problem with its file', { skip: process.getuid?.() === 0 && 'root reads every file' }, async (t) => {

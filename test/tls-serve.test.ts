@@ -4,17 +4,18 @@
 // and a WebSocket over TLS; redirect_http; and a renewed certificate picked
 // up on reload while a long download on the old connection completes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import { join } from 'node:path';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { WebSocket } from 'ws';
-import { request, tempDir, writeTree } from './helpers.ts';
+import { rawRequest, request, tempDir, writeTree } from './helpers.ts';
 import { serve, type Serving } from './serve-helpers.ts';
 import { makeCertificate, type MadeCertificate } from './tls-helpers.ts';
 
@@ -160,6 +161,16 @@ test('redirect_http: plain requests for a site with a certificate get 308 to htt
   assert.deepEqual([challenge.status, challenge.body], [200, 'tok-en_1.thumbprint']);
   const unknown = await request(served.port, { path: '/.well-known/acme-challenge/other', host: 'bare.test' });
   assert.deepEqual([unknown.status, unknown.body], [200, 'bare 1.1']);
+  // A FIFO where a token file would be (put there by mistake) is not read, which would wait for ever: the site answers.
+  execFileSync('mkfifo', [join(dir, 'acme', 'challenges', 'fifo')]);
+  const fifo = await request(served.port, { path: '/.well-known/acme-challenge/fifo', host: 'bare.test' });
+  assert.deepEqual([fifo.status, fifo.body], [200, 'bare 1.1']);
+  // An absolute-form target (as to a proxy): the location has its path, not the whole URL after the port.
+  const absolute = await rawRequest(served.port, 'GET http://exact.test/p?q=1 HTTP/1.1\r\nHost: exact.test\r\nConnection: close\r\n\r\n');
+  assert.match(absolute, new RegExp(`^location: https://exact\\.test:${port}/p\\?q=1\r$`, 'mi'));
+  // OPTIONS * has no path to keep.
+  const star = await rawRequest(served.port, 'OPTIONS * HTTP/1.1\r\nHost: exact.test\r\nConnection: close\r\n\r\n');
+  assert.match(star, new RegExp(`^location: https://exact\\.test:${port}/\r$`, 'mi'));
 });
 
 test('a renewed certificate file is picked up on reload while a long download on the old connection completes', async (t) => {

@@ -1,5 +1,6 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readConfigText } from '../config/read-file.js';
+import { runSync } from '../config/steps.js';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { CompiledDomain } from '../routing/pattern.js';
 
@@ -27,12 +28,10 @@ export interface LoadedCertificate {
 /** What loading a pair gave: the certificate, or why it cannot be used. */
 export type Loaded = { readonly certificate: LoadedCertificate; readonly problem?: undefined } | { readonly certificate?: undefined; readonly problem: string };
 
+/** Read as configuration files are (readConfigText): a FIFO or a device is a problem, not an open that waits for ever. */
 function readText(path: string, what: string): string | { problem: string } {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    return { problem: `the ${what} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
-  }
+  const read = runSync(readConfigText(path, 'site files are'));
+  return read.text ?? { problem: `the ${what} ${path} cannot be read: ${read.problem ?? 'it is empty'}` };
 }
 
 /**

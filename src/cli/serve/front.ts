@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readConfigText } from '../../config/read-file.js';
+import { runAsync } from '../../config/steps.js';
 import { join } from 'node:path';
 import type http from 'node:http';
 import type { Application } from '../../application.js';
@@ -25,8 +26,9 @@ export function plainFront(app: Application, httpsPort: () => number | undefined
       if (!TOKEN.test(token)) return false;
       const path = join(challengeDir(internals.tree.server.acme.storage), token);
       // Not this hostmux's challenge: the site may serve its own .well-known files.
-      readFile(path, 'utf8').then(
-        (keyAuthorization) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(keyAuthorization),
+      // Read as configuration files are: a FIFO put there by mistake is refused, not waited on for ever.
+      runAsync(readConfigText(path, 'site files are')).then(
+        ({ text }) => (text === undefined ? app(req, res) : void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(text)),
         () => app(req, res),
       );
       return true;
@@ -39,9 +41,23 @@ export function plainFront(app: Application, httpsPort: () => number | undefined
     if (host === undefined || site === null || !internals.tls.hasCertificate(site.site)) return false;
     // The host as routing normalised it, and the path as Node parsed it: nothing the client sent goes out raw.
     const authority = host.includes(':') ? `[${host}]` : host;
-    res.writeHead(308, { location: `https://${authority}${port === 443 ? '' : `:${port}`}${encodeURI(decodeURIPath(url))}`, 'content-length': '0' }).end();
+    res.writeHead(308, { location: `https://${authority}${port === 443 ? '' : `:${port}`}${encodeURI(decodeURIPath(pathOf(url)))}`, 'content-length': '0' }).end();
     return true;
   };
+}
+
+/**
+ * The path and query of a request target: an absolute-form target (as a
+ * proxy is sent) arrives whole in req.url, and `*` (OPTIONS) has none.
+ */
+function pathOf(url: string): string {
+  if (url.startsWith('/')) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return '/';
+  }
 }
 
 /** A request target as text, its %-escapes kept when they do not decode (encodeURI then escapes it once). */
