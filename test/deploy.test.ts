@@ -124,10 +124,15 @@ test('serve tells systemd: READY=1 once serving, RELOADING=1 then READY=1 around
   assert.match(log, /configuration reloaded: added b/);
 
   mark = notify.messages().length;
-  writeTree(dir.path, { 'sites-enabled/c.ini': '[site]\ndomains = a.test\n' });
+  // A refused tree whose problem names a file with a newline in its name: the status stays one line.
+  writeTree(dir.path, { 'sites-enabled/c\nMAINPID=1.ini': '[site]\ndomains = a.test\n' });
   child.kill('SIGHUP');
   await notify.waitFor(/^READY=1\|STATUS=serving; reload refused: /, mark);
   assert.match(notify.messages()[mark]!, /^RELOADING=1/);
+  const refused = notify.messages().slice(mark).find((line) => line.startsWith('READY=1'))!;
+  assert.equal(refused.split('|').length, 2, refused);
+  assert.match(refused, /c\\x0aMAINPID=1\.ini/);
+  rmSync(join(dir.path, 'sites-enabled', 'c\nMAINPID=1.ini'));
 
   mark = notify.messages().length;
   child.kill('SIGTERM');

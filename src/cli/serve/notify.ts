@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { escapeControls } from '../../escape-controls.js';
 import type { Logger } from '../../logger.js';
 
 /*
@@ -47,7 +48,9 @@ export function systemdNotifier(log: () => Logger, env: NodeJS.ProcessEnv = proc
     }));
   };
   return {
-    ready: (status) => send('READY=1', `STATUS=${status}`),
+    // One line: systemd reads each line of a message as an assignment, and a status
+    // quotes file names and configured values, which may hold a newline.
+    ready: (status) => send('READY=1', `STATUS=${escapeControls(status)}`),
     reloading: () => send('RELOADING=1', `MONOTONIC_USEC=${monotonicMicros()}`, 'STATUS=reloading'),
     stopping: () => send('STOPPING=1', 'STATUS=stopping'),
   };
