@@ -249,8 +249,11 @@ test('serve --in-process: the same admin listener, for the one process', async (
   assert.equal(status.workers, 1);
   assert.equal(status.sites[0]!.requests.total, 1);
   writeTree(dir, { 'sites-enabled/gamma.ini': '[site]\ndomains = gamma.test\nhandler = ../sites/app.mjs\n' });
+  const mark = server.log().length;
   const reloaded = await hostmux(['reload', '-c', dir, '--admin', `127.0.0.1:${admin}`]);
   assert.equal(reloaded.stdout, 'Reloaded: added gamma; 2 kept.\n');
+  // The same reload as SIGHUP's: logged (and told to systemd), not a quiet one of its own.
+  await server.waitFor(/INFO root: configuration reloaded: added gamma; 2 kept/, mark);
   assert.equal((await hostmux(['stop', '-c', dir, '--admin', `127.0.0.1:${admin}`])).code, 0);
   assert.equal(await server.exited, 0);
 });

@@ -3,10 +3,32 @@ import { ConfigError } from '../errors.js';
 import type { ApplicationInternals } from '../internal.js';
 import { createRegistry } from '../metrics/prometheus.js';
 import { mergeSites } from '../metrics/stats.js';
-import type { AdminSource } from './handler.js';
+import type { AdminSource, ReloadOutcome } from './handler.js';
 
-/** The admin endpoints' figures and actions for one process's application (embedded, or `serve --in-process`). */
-export function applicationSource(app: Application, internals: ApplicationInternals, stop: (() => void) | undefined, ready: () => boolean): AdminSource {
+/** `app.reload()` as POST /reload answers it: the result, or the problems of a refused tree. */
+export function reloadOutcome(app: Application): Promise<ReloadOutcome> {
+  return app.reload().then(
+    (result) => ({ ok: true as const, result }),
+    (error: unknown) => ({
+      ok: false as const,
+      problems: error instanceof ConfigError ? error.problems : [],
+      error: error instanceof Error ? error.message : String(error),
+    }),
+  );
+}
+
+/**
+ * The admin endpoints' figures and actions for one process's application
+ * (embedded, or `serve --in-process`, which reloads its own way: logged,
+ * told to systemd, as its SIGHUP does).
+ */
+export function applicationSource(
+  app: Application,
+  internals: ApplicationInternals,
+  stop: (() => void) | undefined,
+  ready: () => boolean,
+  reload: () => Promise<ReloadOutcome> = () => reloadOutcome(app),
+): AdminSource {
   let registry: ReturnType<typeof createRegistry> | undefined;
   return {
     status: () => {
@@ -24,14 +46,7 @@ export function applicationSource(app: Application, internals: ApplicationIntern
       return { contentType: registry.contentType, text: await registry.metrics() };
     },
     ready,
-    reload: () => app.reload().then(
-      (result) => ({ ok: true as const, result }),
-      (error: unknown) => ({
-        ok: false as const,
-        problems: error instanceof ConfigError ? error.problems : [],
-        error: error instanceof Error ? error.message : String(error),
-      }),
-    ),
+    reload,
     stop,
   };
 }

@@ -12,7 +12,9 @@ import { systemdNotifier } from './notify.js';
 import { acmeOrdering } from './acme.js';
 import { urlOf } from './options.js';
 import type http from 'node:http';
-import { applicationSource } from '../../admin/app-source.js';
+import { applicationSource, reloadOutcome } from '../../admin/app-source.js';
+import type { ReloadOutcome } from '../../admin/handler.js';
+import { ConfigError } from '../../errors.js';
 import { adminHandler } from '../../admin/handler.js';
 import { adminAddressProblem } from '../../config/admin-conf.js';
 import { describeAdmin, listenAdmin } from './admin-server.js';
@@ -27,18 +29,21 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
 
   const notify = systemdNotifier(log);
   const acme = acmeOrdering(app, log, () => void reload());
-  const reload = async () => {
+  // SIGHUP, --watch and POST /reload all reload this one way.
+  const reload = async (): Promise<ReloadOutcome> => {
     notify.reloading();
-    try {
-      const result = await app.reload();
-      log().info(`configuration reloaded: ${describeReload(result)}`);
+    const outcome = await reloadOutcome(app);
+    if (outcome.ok) {
+      log().info(`configuration reloaded: ${describeReload(outcome.result)}`);
       logCertificateWarnings(app);
-      notify.ready(`serving; reloaded: ${describeReload(result)}`);
+      notify.ready(`serving; reloaded: ${describeReload(outcome.result)}`);
       acme.update();
-    } catch (error) {
-      log().error(`${RELOAD_FAILED}: ${describeReloadError(error)}`);
-      notify.ready(`serving; reload refused: ${describeReloadError(error)}`);
+    } else {
+      const why = outcome.problems.length > 0 ? describeReloadError(new ConfigError(outcome.problems)) : outcome.error;
+      log().error(`${RELOAD_FAILED}: ${why}`);
+      notify.ready(`serving; reload refused: ${why}`);
     }
+    return outcome;
   };
 
   let admin: http.Server | undefined;
@@ -82,7 +87,7 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
       (address) => {
         if (stopping) return;
         // Armed before "listening" is said: a change made by whoever waits for that line is seen.
-        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, reload);
+        if (options.watch) watcher = watchTree(options.configDir, () => internalsOf(app)!.tree, () => reload().then(() => {}));
         announceHttps(app, served);
         const problem = announceListening(app, options, address, 'in-process');
         if (problem !== undefined) {
@@ -97,7 +102,11 @@ export async function serveInProcess(options: ServeOptions): Promise<number> {
         if (adminAt === undefined) return;
         const token = () => internals.tree.server.admin.token;
         const unsafe = adminAddressProblem(adminAt, token());
-        const handler = adminHandler(applicationSource(app, internals, () => void (stopping || stop('POST /stop')), () => !stopping), { token });
+        const handler = adminHandler(applicationSource(app, internals, () => void (stopping || stop('POST /stop')), () => !stopping, () => reload().then((outcome) => {
+          // As after SIGHUP: the watch follows the tree this reload read.
+          watcher?.rearm();
+          return outcome;
+        })), { token });
         (unsafe === undefined ? listenAdmin(adminAt, handler) : Promise.reject(new Error(unsafe))).then(
           (started) => {
             if (stopping) return void started.close();
