@@ -3,6 +3,7 @@ import { parseAdminAddress, type AdminAddress } from '../config/admin-conf.js';
 import { readServerSettings } from '../config/server-conf.js';
 import type { ConfigProblem } from '../errors.js';
 import { UsageError, type Values } from './command.js';
+import { urlOf } from './serve/options.js';
 
 // How `reload`, `status`, `stop` and `enable/disable --reload` reach a
 // running `serve`: its admin listener, found in the tree's hostmux.conf
@@ -33,8 +34,7 @@ export function adminTarget(configDir: string, values: Values): AdminTarget | st
     return `no admin listener: ${configDir}/hostmux.conf has no [admin] listen (or give --admin ADDRESS)`;
   }
   if (address.kind === 'tcp' && address.port === 0) return `[admin] listen has port 0: give the port it took with --admin ADDRESS`;
-  const host = address.kind === 'tcp' && address.host.includes(':') ? `[${address.host}]` : address.kind === 'tcp' ? address.host : '';
-  return { address, token: admin.token, shown: address.kind === 'unix' ? `unix:${address.path}` : `http://${host}:${address.port}` };
+  return { address, token: admin.token, shown: address.kind === 'unix' ? `unix:${address.path}` : urlOf({ address: address.host, port: address.port }) };
 }
 
 /** What the admin listener answered; `unreachable` when nothing did. */

@@ -1,4 +1,4 @@
-import { FINE_BUCKETS, LATENCY_BUCKETS, fineBound, type MetricsRegistry } from './site-metrics.js';
+import { FINE_BUCKETS, fineBound, type MetricsRegistry } from './site-metrics.js';
 
 /*
  * Snapshots. A process's counts travel as raw counts (a worker sends them
@@ -206,5 +206,3 @@ export function mergeSites(
     };
   });
 }
-
-export { LATENCY_BUCKETS };

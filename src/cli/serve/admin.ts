@@ -45,7 +45,9 @@ export async function startAdmin(address: AdminAddress, primary: PrimaryAdmin, l
   if (unsafe !== undefined) throw new Error(unsafe);
   const started = Date.now();
   // The primary's own registry: its process metrics and the reloads it ran.
-  const own = createRegistry(() => ({ ...internals.rawStats(), sites: [], generation: primary.record.generation, reloads: primary.record }), true);
+  // The primary serves no site: its registry has its reloads and its process, nothing per site
+  // (reading its application's per-site figures, all zero, would cost a walk of every site per scrape).
+  const own = createRegistry(() => ({ started, generation: primary.record.generation, reload: primary.record.last, reloads: primary.record, sites: [] }), true);
   const source: AdminSource = {
     status: shared(async () => {
       const workers = await primary.pool.stats();
